@@ -1,0 +1,45 @@
+# The two commands a newcomer runs on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck unit edc-up edc-down bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: create the environment, start the dev-server, validate -> plan -> apply -> plan (no changes)
+demo: $(STAMP)
+	@bash examples/demo.sh
+
+## test: lint, type-check and the whole test suite (real-connector tests need Java 17 + Maven)
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check vaultsync tests bench
+	$(BIN)/ruff format --check vaultsync
+
+typecheck: $(STAMP)
+	$(BIN)/mypy vaultsync
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## edc-up / edc-down: a real EDC connector (built from Maven Central) on loopback
+edc-up: $(STAMP)
+	@$(BIN)/python tests/edc/runtime.py up
+
+edc-down:
+	@$(PYTHON) tests/edc/runtime.py down
+
+## bench: performance figures (dev-server, and the real connector when Java is available)
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

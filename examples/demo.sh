@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make demo`: the whole flow on the embedded dev-server, start to finish.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VS=.venv/bin/vaultsync
+workdir=.demo
+mkdir -p "$workdir"
+rm -f "$workdir"/*
+
+# A demo value for the OAuth2 client secret the example file reads from the environment.
+export PROVIDER_OAUTH_CLIENT_SECRET="demo-oauth-client-secret-$(date +%s)"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "vaultsync dev-server --port 0   (an EDC-compatible secrets API on loopback)"
+"$VS" dev-server --port 0 >"$workdir/server.out" 2>"$workdir/server.err" &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  [ -s "$workdir/server.out" ] && break
+  sleep 0.1
+done
+line=$(head -n 1 "$workdir/server.out")
+echo "$line"
+export "${line?}"
+
+step "vaultsync validate examples/connector.json"
+"$VS" validate examples/connector.json
+
+step "vaultsync plan examples/connector.json"
+"$VS" plan examples/connector.json
+
+step "vaultsync apply examples/connector.json --auto-approve"
+"$VS" apply examples/connector.json --auto-approve
+
+step "vaultsync plan examples/connector.json --detailed-exitcode   (expect: no changes, exit 0)"
+"$VS" plan examples/connector.json --detailed-exitcode
+
+step "vaultsync plan --format json"
+"$VS" plan examples/connector.json --format json
+
+step "vaultsync state list examples/connector.json"
+"$VS" state list examples/connector.json
+
+printf '\n\033[1mDemo complete:\033[0m the vault matches examples/connector.json. The dev-server is stopped.\n'

@@ -1,0 +1,101 @@
+"""Shared fixtures: an in-process dev-server on loopback and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vaultsync.cli import main
+from vaultsync.devserver import DevServer
+
+CANARY = "CANARY-7f3e9b1c-do-not-print"  # a value that must never appear in any output
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def both(self) -> str:
+        return self.out + self.err
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> Result:
+    """Run ``vaultsync ARGS`` in-process with its own stdout/stderr and environment overrides."""
+    out, err = io.StringIO(), io.StringIO()
+    saved_env = dict(os.environ)
+    saved_stdin = sys.stdin
+    try:
+        if env:
+            os.environ.update(env)
+        sys.stdin = io.StringIO(stdin)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.stdin = saved_stdin
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+class Server:
+    """A running dev-server plus conveniences for assertions."""
+
+    def __init__(self, server: DevServer) -> None:
+        self.server = server
+        self.url = server.url
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return self.server.secrets
+
+    @property
+    def requests(self) -> list[tuple[str, str, int]]:
+        return self.server.requests
+
+    def reset_log(self) -> None:
+        self.server.requests.clear()
+
+    def count(self, method: str | None = None, exclude_reserved: bool = True) -> int:
+        return sum(
+            1
+            for m, path, _ in self.requests
+            if (method is None or m == method)
+            and not (exclude_reserved and ("vaultsync-state" in path or "vaultsync-lock" in path))
+        )
+
+    def writes(self) -> list[tuple[str, str, int]]:
+        return [r for r in self.requests if r[0] in ("POST", "PUT", "DELETE")]
+
+
+@pytest.fixture
+def devserver() -> Iterator[Server]:
+    server = DevServer("127.0.0.1", 0)
+    server.start_background()
+    try:
+        yield Server(server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def env_for(devserver: Server) -> dict[str, str]:
+    """Environment pointing the CLI at the dev-server."""
+    return {"EDC_MANAGEMENT_URL": devserver.url}
+
+
+def write_desired(path: Path, secrets: dict[str, Any], **extra: Any) -> Path:
+    """Write a desired-state file and return its path."""
+    path.write_text(json.dumps({"version": 1, "secrets": secrets, **extra}, indent=2), encoding="utf-8")
+    return path

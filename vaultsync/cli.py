@@ -1,0 +1,466 @@
+"""The command line: parse, call ops, print. Heavy imports happen inside commands.
+
+Exit codes: 0 success; 1 error, invalid input, refused or failed apply, and
+usage errors (not click's 2, which means "changes present" under
+--detailed-exitcode); 2 changes present / drift detected; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from vaultsync import __version__
+from vaultsync.console import Console, wants_color
+from vaultsync.errors import UsageError, VaultsyncError
+
+if TYPE_CHECKING:
+    from vaultsync.ops import Runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def output_options(func: F) -> F:
+    """-v / -q / --no-color, accepted on every command."""
+    func = click.option("-v", "--verbose", is_flag=True, help="Log each request (method, path, status) on stderr.")(
+        func
+    )
+    func = click.option("-q", "--quiet", is_flag=True, help="Print results only, no progress or hints.")(func)
+    func = click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR environment variable).")(func)
+    return func
+
+
+def alias_options(func: F) -> F:
+    func = click.option(
+        "--state-alias",
+        default="vaultsync-state",
+        show_default=True,
+        metavar="ALIAS",
+        help="Reserved alias holding vaultsync's state (and its fingerprint key).",
+    )(func)
+    func = click.option(
+        "--lock-alias",
+        default="vaultsync-lock",
+        show_default=True,
+        metavar="ALIAS",
+        help="Reserved alias used as the apply lock.",
+    )(func)
+    return func
+
+
+def connection_options(func: F) -> F:
+    """Target, credentials and transport settings, defined once for every command that talks."""
+    options = [
+        click.option("--url", metavar="URL", help="Management API base URL [env EDC_MANAGEMENT_URL]."),
+        click.option(
+            "--api-key-file",
+            metavar="PATH",
+            type=click.Path(dir_okay=False),
+            help="File holding the X-Api-Key (one trailing newline stripped) [env EDC_API_KEY].",
+        ),
+        click.option(
+            "--api-version",
+            type=click.Choice(["v3", "v4"]),
+            help="Management API version [env EDC_API_VERSION; default v3].",
+        ),
+        click.option(
+            "--parallelism",
+            type=click.IntRange(1, 256),
+            default=10,
+            show_default=True,
+            help="Concurrent requests.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0.1, 3600),
+            default=30.0,
+            show_default=True,
+            help="Seconds per request.",
+        ),
+        click.option(
+            "--max-retries",
+            type=click.IntRange(0, 20),
+            default=4,
+            show_default=True,
+            help="Retries after the first try (connection errors, timeouts, 429, 502-504).",
+        ),
+        click.option("--ca-bundle", metavar="PATH", help="CA certificates (PEM) to verify the server with."),
+        click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (testing only; warns)."),
+        click.option("--state-file", metavar="PATH", help="Keep state in this local file instead of the vault."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return alias_options(func)
+
+
+def _runtime(kw: dict[str, Any]) -> Runtime:
+    from vaultsync.config import Flags
+    from vaultsync.ops import Runtime
+
+    flags = Flags(
+        url=kw.get("url"),
+        api_key_file=kw.get("api_key_file"),
+        api_version=kw.get("api_version"),
+        parallelism=kw.get("parallelism", 10),
+        timeout=kw.get("timeout", 30.0),
+        max_retries=kw.get("max_retries", 4),
+        ca_bundle=kw.get("ca_bundle"),
+        insecure=kw.get("insecure", False),
+        state_file=kw.get("state_file"),
+        state_alias=kw.get("state_alias", "vaultsync-state"),
+        lock_alias=kw.get("lock_alias", "vaultsync-lock"),
+    )
+    return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False))
+
+
+def _console(kw: dict[str, Any]) -> Console:
+    return Console(color=wants_color(sys.stdout, kw.get("no_color", False)), quiet=kw.get("quiet", False))
+
+
+def _run(coro: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="vaultsync", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Declarative sync for the secrets vault of EDC connectors.
+
+    Keep the desired secrets of a connector in a JSON file; `plan` shows what
+    would change (never the values), `apply` makes the minimal calls.
+
+    \b
+    Connection: --url / EDC_MANAGEMENT_URL, --api-key-file / EDC_API_KEY,
+    --api-version / EDC_API_VERSION (v3 default, v4 on EDC 0.17+).
+    Shell completion: eval "$(_VAULTSYNC_COMPLETE=bash_source vaultsync)"
+    (zsh_source, fish_source for other shells).
+    """
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--skip-env", is_flag=True, help="Do not require fromEnv variables to be set (for pre-commit hooks).")
+@alias_options
+@output_options
+def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
+    """Check desired-state FILES: schema and references only, no network."""
+    from vaultsync.desired import load_desired
+    from vaultsync.errors import InputError, Problem
+
+    console = _console(kw)
+    env: dict[str, str] = dict(os.environ)
+    reserved = (kw["state_alias"], kw["lock_alias"])
+    problems: list[Problem] = []
+    for file in files:
+        try:
+            state = load_desired(file, env=_AnyEnv(env) if skip_env else env, reserved=reserved)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        console.result(f"{file}: valid ({len(state.secrets)} secret{'s' if len(state.secrets) != 1 else ''})")
+    if problems:
+        raise InputError(problems)
+
+
+class _AnyEnv(dict[str, str]):
+    """An environment in which every variable is set (validate --skip-env)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key, "(set at run time)")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--out", metavar="PLANFILE", help="Save the plan for `vaultsync apply PLANFILE` (holds no values).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 2 with changes, 1 on error.")
+@click.option("--adopt", is_flag=True, help="Plan to overwrite unmanaged secrets that hold other values.")
+@click.option("--show-unchanged", is_flag=True, help="List unchanged secrets too (text format).")
+@connection_options
+@output_options
+def plan(
+    files: tuple[str, ...],
+    fmt: str,
+    out: str | None,
+    detailed_exitcode: bool,
+    adopt: bool,
+    show_unchanged: bool,
+    **kw: Any,
+) -> None:
+    """Show the changes apply would make to the vault, never the values."""
+    from vaultsync import ops, render
+
+    rt = _runtime(kw)
+    targets = ops.prepare(rt, files)
+    reports = _run(ops.plan_files(rt, targets, adopt=adopt, out=out))
+    if fmt == "json":
+        rt.console.result(render.json_plan(reports))
+    elif fmt == "markdown":
+        rt.console.result(render.markdown_plan(reports))
+    else:
+        rt.console.result(render.text_plan(rt.console, reports, show_unchanged=show_unchanged))
+    if out:
+        rt.console.info(f"Saved the plan to {out}; apply exactly it with: vaultsync apply {out}")
+    if detailed_exitcode and any(r.plan.has_changes for r in reports):
+        raise SystemExit(2)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (required when stdin is not a terminal).")
+@click.option("--adopt", is_flag=True, help="Overwrite unmanaged secrets holding other values and manage them.")
+@click.option("--allow-mass-delete", is_flag=True, help="Allow deleting more than 30% of the managed secrets (or all).")
+@connection_options
+@output_options
+def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_delete: bool, **kw: Any) -> None:
+    """Make the vault match FILES (or carry out a saved PLANFILE)."""
+    from pathlib import Path
+
+    from vaultsync import ops, planfile, render
+
+    rt = _runtime(kw)
+
+    def show(reports: list[render.PlanReport]) -> None:
+        rt.console.result(render.text_plan(rt.console, reports))
+
+    def show_outcomes(file: str, outcomes: list[Any]) -> None:
+        if outcomes:
+            rt.console.result(render.text_outcomes(rt.console, outcomes, file))
+
+    first = Path(files[0])
+    head = first.read_bytes()[:4096] if first.is_file() else b""
+    if planfile.looks_like_plan(head):
+        if len(files) > 1:
+            raise UsageError("apply takes one saved plan at a time")
+        result = _run(
+            ops.apply_saved(
+                rt,
+                files[0],
+                first.read_bytes(),
+                allow_mass_delete=allow_mass_delete,
+                show=show,
+                show_outcomes=show_outcomes,
+            )
+        )
+    else:
+        targets = ops.prepare(rt, files)
+        confirm = None
+        if not auto_approve:
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    "stdin is not a terminal, so apply cannot ask for approval: pass --auto-approve, "
+                    "or save a reviewed plan with `plan --out PLANFILE` and run `apply PLANFILE`. Nothing was written."
+                )
+            confirm = _prompt(rt)
+        result = _run(
+            ops.apply_files(
+                rt,
+                targets,
+                adopt=adopt,
+                allow_mass_delete=allow_mass_delete,
+                confirm=confirm,
+                show=show,
+                show_outcomes=show_outcomes,
+            )
+        )
+    if result.interrupted:
+        from vaultsync.errors import Interrupted
+
+        raise Interrupted("apply was interrupted; the state records what was done. Run apply again to finish.")
+    if not result.outcomes:
+        rt.console.info(
+            "Nothing to apply." if not any(r.plan.state_changes for r in result.reports) else "State updated."
+        )
+    if result.failed:
+        raise VaultsyncError(
+            "some changes failed (listed above); the state records what succeeded. Fix and apply again."
+        )
+
+
+def _settle(future: Any, value: str) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _prompt(rt: Runtime) -> Callable[[str], Any]:
+    async def confirm(question: str) -> bool:
+        import asyncio
+        import threading
+
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str] = loop.create_future()
+
+        def read() -> None:
+            try:
+                line = sys.stdin.readline()
+            except (OSError, ValueError):
+                line = ""
+            loop.call_soon_threadsafe(_settle, answer, line)
+
+        rt.console.err.write(question)
+        rt.console.err.flush()
+        threading.Thread(target=read, daemon=True).start()  # daemon: an unanswered prompt never blocks exit
+        waits: set[asyncio.Future[Any]] = {answer}
+        if rt.stop is not None:
+            waits.add(asyncio.ensure_future(rt.stop.wait()))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            if w is not answer:
+                w.cancel()
+        return answer.done() and answer.result().strip() == "yes"
+
+    return confirm
+
+
+@cli.command("import", context_settings=CONTEXT)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("aliases", nargs=-1, required=True)
+@connection_options
+@output_options
+def import_(file: str, aliases: tuple[str, ...], **kw: Any) -> None:
+    """Take existing vault secrets under management without changing them."""
+    from vaultsync import ops
+
+    rt = _runtime(kw)
+    (target,) = ops.prepare(rt, [file])
+    done = _run(ops.import_aliases(rt, target, list(dict.fromkeys(aliases))))
+    for alias in done:
+        rt.console.result(f"imported {_safe(alias)}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@connection_options
+@output_options
+def drift(files: tuple[str, ...], fmt: str, **kw: Any) -> None:
+    """Read-only: detect changes made to managed secrets outside vaultsync.
+
+    Exit 0 without drift, 2 with drift, 1 on error. Changes still pending in
+    the file are listed but are not drift.
+    """
+    from vaultsync import ops, render
+
+    rt = _runtime(kw)
+    targets = ops.prepare(rt, files)
+    results = _run(ops.drift_files(rt, targets))
+    if fmt == "json":
+        rt.console.result(render.json_drift(results))
+    else:
+        rt.console.result("\n".join(render.text_drift(rt.console, *r) for r in results))
+    if any(d for _, d, _ in results):
+        raise SystemExit(2)
+
+
+@cli.group(context_settings=CONTEXT)
+def state() -> None:
+    """Inspect and edit the record of managed aliases."""
+
+
+@state.command("list", context_settings=CONTEXT)
+@click.argument("file", type=click.Path(dir_okay=False))
+@connection_options
+@output_options
+def state_list(file: str, **kw: Any) -> None:
+    """List the aliases vaultsync manages for FILE's connector."""
+    from vaultsync import ops
+
+    rt = _runtime(kw)
+    (target,) = ops.prepare(rt, [file])
+    for alias in _run(ops.state_list(rt, target.conn)):
+        rt.console.result(_safe(alias))
+
+
+@state.command("rm", context_settings=CONTEXT)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("aliases", nargs=-1, required=True)
+@connection_options
+@output_options
+def state_rm(file: str, aliases: tuple[str, ...], **kw: Any) -> None:
+    """Stop managing ALIASES without deleting them from the vault."""
+    from vaultsync import ops
+
+    rt = _runtime(kw)
+    (target,) = ops.prepare(rt, [file])
+    for alias in _run(ops.state_rm(rt, target.conn, list(dict.fromkeys(aliases)))):
+        rt.console.result(f"forgot {_safe(alias)} (still in the vault)")
+
+
+@cli.command("force-unlock", context_settings=CONTEXT)
+@click.argument("lock_id")
+@click.argument("file", type=click.Path(dir_okay=False))
+@connection_options
+@output_options
+def force_unlock(lock_id: str, file: str, **kw: Any) -> None:
+    """Remove a stale apply lock by its LOCK_ID (printed by the refused apply)."""
+    from vaultsync import ops
+
+    rt = _runtime(kw)
+    (target,) = ops.prepare(rt, [file])
+    held = _run(ops.force_unlock(rt, target.conn, lock_id))
+    rt.console.result(f"removed the lock held by {held.describe() if held else 'unknown'}")
+
+
+@cli.command("dev-server", context_settings=CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8181, show_default=True, help="0 picks a free port.")
+@click.option("--api-key-file", type=click.Path(dir_okay=False), help="Require this X-Api-Key (default: open).")
+@click.option("--data", type=click.Path(dir_okay=False), help="Persist secrets to this JSON file (default: memory).")
+def dev_server(host: str, port: int, api_key_file: str | None, data: str | None) -> None:
+    """Run an embedded EDC-compatible secrets API (v3 and v4) for demos and tests. Not a vault."""
+    from pathlib import Path
+
+    from vaultsync.config import read_key_file
+    from vaultsync.devserver import serve
+
+    key = read_key_file(api_key_file) if api_key_file else None
+
+    def announce(line: str) -> None:
+        click.echo(line)
+        sys.stdout.flush()
+        click.echo(
+            f"# serving the v3 and v4 secrets API{' (X-Api-Key required)' if key else ''}; Ctrl-C stops",
+            err=True,
+        )
+
+    try:
+        serve(host, port, key, Path(data) if data else None, announce)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _safe(text: str) -> str:
+    from vaultsync.text import printable
+
+    return printable(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="vaultsync", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:  # usage errors: 1, because 2 means "changes present"
+        exc.show()
+        return 1
+    except VaultsyncError as exc:
+        color = wants_color(sys.stderr, "--no-color" in (argv or sys.argv))
+        Console(color=color).error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted.", err=True)
+        return 130
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else 1
+    return 0

@@ -1,0 +1,292 @@
+"""Load and validate a desired-state file, reporting every problem at once.
+
+The rules a JSON Schema can state live in ``schemas/desired-state.schema.json``
+and are enforced with jsonschema; this module adds what a schema cannot express
+(duplicate keys, reserved aliases, environment and file references). Messages
+come from the schema's ``errorMessage`` annotations, never from jsonschema's own
+text, which quotes the offending instance and so could quote a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vaultsync.errors import InputError, Problem
+from vaultsync.model import DesiredSecret, DesiredState, SourceKind, Target, canonical_json
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+ENTRY_KEYS: tuple[SourceKind, ...] = ("value", "fromEnv", "fromFile", "json")
+_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BLANK = re.compile(r"^\s*$")
+
+
+class _Object(dict[str, Any]):
+    """A decoded JSON object that remembers keys it saw twice."""
+
+    duplicates: list[str]
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object()
+    obj.duplicates = []
+    for key, value in pairs:
+        if key in obj:
+            obj.duplicates.append(key)
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def describe_key(key: str) -> str:
+    """A key as it appears in a path: bare when simple, quoted and escaped otherwise."""
+    return f".{key}" if _SIMPLE_KEY.match(key) else "[" + json.dumps(key) + "]"
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else describe_key(part)
+    return out.lstrip(".") or "(top level)"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The desired-state JSON Schema shipped with the package."""
+    text = resources.files("vaultsync").joinpath("schemas/desired-state.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator() -> Validator:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
+def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+    before = data[:offset]
+    line = before.count(b"\n") + 1
+    return line, offset - (before.rfind(b"\n") + 1) + 1
+
+
+def _parse(path: str, data: bytes) -> Any:
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError([Problem(path, f"file is {len(data)} bytes; the limit is {MAX_FILE_BYTES}")])
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise InputError(
+            [Problem(f"{path}:1:1", "file starts with a byte-order mark (BOM); save it as UTF-8 without BOM")]
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(data, exc.start)
+        raise InputError([Problem(f"{path}:{line}:{col}", f"not valid UTF-8 (byte 0x{data[exc.start]:02x})")]) from None
+    if not text.strip():
+        raise InputError([Problem(path, 'file is empty; expected a JSON object with "version" and "secrets"')])
+    try:
+        return json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError([Problem(f"{path}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")]) from None
+    except ValueError as exc:  # NaN / Infinity
+        raise InputError([Problem(path, f"invalid JSON: {exc}")]) from None
+    except RecursionError:
+        raise InputError([Problem(path, "invalid JSON: nested too deeply")]) from None
+
+
+def _depth_exceeds(doc: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
+
+
+def _duplicates(doc: Any, parts: tuple[str | int, ...] = ()) -> Iterator[Problem]:
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc, parts)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, _Object):
+            for key in node.duplicates:
+                what = "duplicate alias" if where == ("secrets",) else "duplicate key"
+                yield Problem(json_path(where), f"{what} {json.dumps(key)}: a JSON object must not repeat a key")
+            stack.extend((v, (*where, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*where, i)) for i, v in enumerate(node))
+
+
+def _schema_message(error: ValidationError) -> str:
+    keyword = str(error.validator)
+    node: Any = error.schema
+    custom = node.get("errorMessage", {}) if isinstance(node, dict) else {}
+    message = custom.get(keyword)
+    if keyword == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(node.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        names = ", ".join(json.dumps(k) for k in extra)
+        return f"{message or 'unexpected keys'} (found {names})"
+    if keyword == "oneOf" and isinstance(error.instance, dict):
+        present = [k for k in ENTRY_KEYS if k in error.instance]
+        return f"{message} (found {', '.join(present) if present else 'none of them'})"
+    if message:
+        return str(message)
+    if keyword == "required" and isinstance(error.instance, dict):
+        required: Any = error.validator_value
+        missing = [k for k in required if k not in error.instance]
+        return "missing required key " + ", ".join(json.dumps(k) for k in missing)
+    return f"fails the schema's {json.dumps(keyword)} rule"
+
+
+# When one place breaks several rules, the first of these is the one worth reading.
+_KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
+
+
+def _schema_problems(doc: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    found: list[tuple[tuple[str | int, ...], int, str]] = []
+    for error in _validator().iter_errors(doc):
+        parts: tuple[str | int, ...] = tuple(error.absolute_path)
+        if error.validator == "propertyNames" or (
+            error.absolute_schema_path and "propertyNames" in error.absolute_schema_path
+        ):
+            parts = (*parts, str(error.instance))
+        found.append((parts, _KEYWORD_RANK.get(str(error.validator), 9), _schema_message(error)))
+    found.sort(key=lambda item: ([str(p) for p in item[0]], item[1]))
+    result: list[tuple[tuple[str | int, ...], str]] = []
+    for parts, _, message in found:
+        if not result or result[-1][0] != parts:
+            result.append((parts, message))
+    return result
+
+
+def _read_file_value(base: Path, ref: str) -> tuple[str | None, str | None]:
+    """(value, problem) for a ``fromFile`` reference."""
+    target = base / ref
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError:
+        return None, f"file {json.dumps(ref)} does not exist (looked in {base})"
+    except IsADirectoryError:
+        return None, f"{json.dumps(ref)} is a directory, not a file"
+    except OSError as exc:
+        return None, f"cannot read {json.dumps(ref)}: {exc.strerror}"
+    if b"\x00" in data:
+        return (
+            None,
+            f"{json.dumps(ref)} contains NUL bytes and looks binary; store binary keys base64-encoded",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"{json.dumps(ref)} is not valid UTF-8 (byte offset {exc.start})"
+    if _BLANK.match(text):
+        return None, f"{json.dumps(ref)} is empty or blank: EDC refuses an empty or blank value with 400"
+    return text, None
+
+
+def _resolve(
+    alias: str, entry: Any, base: Path, env: Mapping[str, str]
+) -> tuple[DesiredSecret | None, list[tuple[str, str]]]:
+    """Turn one schema-valid entry into a DesiredSecret, or say why it cannot be."""
+    if isinstance(entry, str):
+        return DesiredSecret(alias, "value", entry), []
+    description = entry.get("description")
+    kind: SourceKind = next(k for k in ENTRY_KEYS if k in entry)
+    ref = entry[kind]
+    if kind == "value":
+        return DesiredSecret(alias, kind, ref, description), []
+    if kind == "json":
+        if _depth_exceeds(ref, MAX_JSON_DEPTH):
+            return None, [("json", f"JSON document nested deeper than {MAX_JSON_DEPTH} levels")]
+        return DesiredSecret(alias, kind, canonical_json(ref), description), []
+    if kind == "fromEnv":
+        value = env.get(ref)
+        if value is None:
+            return None, [("fromEnv", f"environment variable {ref} is not set")]
+        if _BLANK.match(value):
+            return None, [("fromEnv", f"environment variable {ref} is empty: EDC refuses an empty or blank value")]
+        return DesiredSecret(alias, kind, value, description), []
+    value_or_none, problem = _read_file_value(base, ref)
+    if problem is not None or value_or_none is None:
+        return None, [("fromFile", problem or "unreadable")]
+    return DesiredSecret(alias, kind, value_or_none, description), []
+
+
+def parse_desired(
+    path: str,
+    data: bytes,
+    *,
+    env: Mapping[str, str],
+    reserved: Iterable[str],
+    base_dir: Path | None = None,
+) -> DesiredState:
+    """Validate ``data`` (the bytes of the file at ``path``) and resolve every reference.
+
+    Raises InputError listing every problem found, each as ``path: place: message``.
+    """
+    doc = _parse(path, data)
+    problems = [Problem(f"{path}: {p.where}", p.message) for p in _duplicates(doc)]
+    located = _schema_problems(doc)
+    problems += [Problem(f"{path}: {json_path(parts)}", msg) for parts, msg in located]
+    if not isinstance(doc, dict) or not isinstance(doc.get("secrets"), dict):
+        if problems:
+            raise InputError(problems)
+        raise InputError([Problem(path, 'no "secrets" object')])
+
+    broken_aliases = {parts[1] for parts, _ in located if len(parts) >= 2 and parts[0] == "secrets"}
+    reserved_set = frozenset(reserved)
+    base = base_dir if base_dir is not None else Path(path).resolve().parent
+    secrets: dict[str, DesiredSecret] = {}
+    for alias, entry in doc["secrets"].items():
+        if alias in reserved_set:
+            problems.append(
+                Problem(
+                    f"{path}: secrets{describe_key(alias)}",
+                    "this alias is reserved for vaultsync's own state and lock; choose another alias "
+                    "(or move vaultsync's with --state-alias / --lock-alias)",
+                )
+            )
+            continue
+        if alias in broken_aliases:
+            continue
+        secret, issues = _resolve(alias, entry, base, env)
+        for field_name, message in issues:
+            problems.append(Problem(f"{path}: secrets{describe_key(alias)}.{field_name}", message))
+        if secret is not None:
+            secrets[alias] = secret
+    if problems:
+        raise InputError(problems)
+    raw_target = doc.get("target") or {}
+    target = Target(raw_target.get("url"), raw_target.get("apiVersion"), raw_target.get("apiKeyEnv"))
+    return DesiredState(path=path, secrets=secrets, target=target)
+
+
+def load_desired(path: str, *, env: Mapping[str, str], reserved: Iterable[str]) -> DesiredState:
+    """Read and validate the desired-state file at ``path``."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError([Problem(path, "no such file")]) from None
+    except IsADirectoryError:
+        raise InputError([Problem(path, "is a directory, not a desired-state file")]) from None
+    except OSError as exc:
+        raise InputError([Problem(path, f"cannot read: {exc.strerror}")]) from None
+    return parse_desired(path, data, env=env, reserved=reserved)

@@ -1,0 +1,403 @@
+"""An embedded EDC-compatible secrets API for demos, local development and tests.
+
+It mimics the real connector's secrets endpoints (v3 and v4): status codes,
+IdResponse, error bodies (a JSON array of {message, type, path, invalidValue}),
+v3's JSON-LD leniency and v4's strict context/type rules, and X-Api-Key auth.
+It is not a vault: values sit in memory, or in a plain JSON file with --data.
+
+``Faults`` lets tests inject failures (status codes, delays, dropped
+connections, garbage bodies) so retries and partial failures are exercised over
+real sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+EDC_NS = "https://w3id.org/edc/v0.0.1/ns/"
+V4_CONTEXT = "https://w3id.org/edc/connector/management/v2"
+BASE_PATH = "/api/management"
+VALUE_KEYS = ("value", "edc:value", EDC_NS + "value")
+V3_RESPONSE_CONTEXT = {
+    "@vocab": EDC_NS,
+    "edc": EDC_NS,
+    "odrl": "http://www.w3.org/ns/odrl/2/",
+}
+
+
+@dataclass
+class Fault:
+    """One injected failure. ``action``: a status code to answer with, "drop" (close the
+    connection without answering), "drop-after" (perform the request, then drop the answer),
+    "html" (a proxy's HTML error page), "truncated" (cut JSON), "redirect", or "delay"."""
+
+    action: str | int
+    method: str | None = None
+    alias: str | None = None
+    times: int = 1
+    delay: float = 0.0
+    retry_after: str | None = None
+
+    def matches(self, method: str, alias: str | None) -> bool:
+        return (self.method is None or self.method == method) and (self.alias is None or self.alias == alias)
+
+
+@dataclass
+class Faults:
+    queue: deque[Fault] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, fault: Fault) -> None:
+        with self.lock:
+            self.queue.append(fault)
+
+    def take(self, method: str, alias: str | None) -> Fault | None:
+        with self.lock:
+            for fault in self.queue:
+                if fault.matches(method, alias):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.queue.remove(fault)
+                    return fault
+        return None
+
+    def clear(self) -> None:
+        with self.lock:
+            self.queue.clear()
+
+
+class Vault:
+    """The in-memory secret store, optionally persisted to a JSON file after each write."""
+
+    def __init__(self, data_file: Path | None = None) -> None:
+        self.data_file = data_file
+        self.lock = threading.Lock()
+        self.secrets: dict[str, str] = {}
+        if data_file is not None and data_file.exists():
+            loaded = json.loads(data_file.read_text("utf-8") or "{}")
+            self.secrets = {str(k): str(v) for k, v in loaded.items()}
+
+    def persist(self) -> None:
+        if self.data_file is None:
+            return
+        tmp = self.data_file.with_name(self.data_file.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(self.secrets, handle)
+        os.replace(tmp, self.data_file)
+
+
+def _error(message: str, kind: str, path: str | None = None, invalid: Any = None) -> list[dict[str, Any]]:
+    return [{"message": message, "type": kind, "path": path, "invalidValue": invalid}]
+
+
+def _missing_value() -> list[dict[str, Any]]:
+    return _error(f"mandatory value '{EDC_NS}value' is missing or it is blank", "ValidationFailure", EDC_NS + "value")
+
+
+class Request:
+    """The parts of an HTTP request the API logic needs."""
+
+    def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+
+
+Response = tuple[int, Any]  # (status, JSON document or None for an empty body)
+
+
+class SecretsApi:
+    """The API logic, independent of the socket server so it is cheap to reason about."""
+
+    def __init__(self, vault: Vault, api_key: str | None) -> None:
+        self.vault = vault
+        self.api_key = api_key
+
+    def handle(self, request: Request) -> Response:
+        route = self.route(request.path)
+        if route is None:
+            return 404, _error(f"no resource at {request.path}", "ObjectNotFound")
+        version, alias = route
+        if self.api_key is not None:
+            given = request.headers.get("x-api-key")
+            if given is None:
+                return 401, _error("x-api-key not found", "AuthenticationFailed")
+            if given != self.api_key:
+                return 401, _error("Request could not be authenticated", "AuthenticationFailed")
+        method = request.method
+        if alias is None and method == "POST":
+            return self.create(version, request.body)
+        if alias is None and method == "PUT":
+            return self.update(version, request.body)
+        if alias is not None and method == "GET":
+            return self.get(version, alias)
+        if alias is not None and method == "DELETE":
+            return self.delete(alias)
+        return 405, _error(f"HTTP method {method} is not allowed here", "InvalidRequest")
+
+    @staticmethod
+    def route(path: str) -> tuple[str, str | None] | None:
+        if not path.startswith(BASE_PATH + "/"):
+            return None
+        rest = path[len(BASE_PATH) + 1 :]
+        for version in ("v3", "v4"):
+            prefix = f"{version}/secrets"
+            if rest == prefix:
+                return version, None
+            if rest.startswith(prefix + "/") and len(rest) > len(prefix) + 1:
+                tail = rest[len(prefix) + 1 :]
+                if "/" in tail:  # an encoded %2F arrives decoded only after routing
+                    return None
+                return version, unquote(tail)
+        return None
+
+    # -- body reading: v3 JSON-LD leniency, v4 strictness ---------------------------------
+
+    def _parse(self, version: str, body: bytes) -> tuple[dict[str, Any] | None, Response | None]:
+        try:
+            doc = json.loads(body or b"null")
+        except ValueError:
+            return None, (400, _error("Request body was malformed", "InvalidRequest"))
+        if not isinstance(doc, dict):
+            return None, (400, _error("Request body was malformed", "InvalidRequest"))
+        if version == "v4":
+            context = doc.get("@context")
+            if not isinstance(context, list) or V4_CONTEXT not in context:
+                return None, (
+                    400,
+                    _error(f"@context must be an array containing {V4_CONTEXT}", "ValidationFailure", "@context"),
+                )
+            if doc.get("@type") != "Secret":
+                return None, (
+                    400,
+                    _error("@type must be Secret", "ValidationFailure", "@type", doc.get("@type")),
+                )
+        elif "@context" not in doc:
+            # Without a context, JSON-LD expansion drops every plain key: the value is gone.
+            return {**doc, "__value_dropped__": True}, None
+        return doc, None
+
+    @staticmethod
+    def _value(version: str, doc: dict[str, Any]) -> tuple[str | None, Response | None]:
+        if doc.get("__value_dropped__"):
+            return None, (400, _missing_value())
+        raw: Any = None
+        for key in VALUE_KEYS:
+            if key in doc:
+                raw = doc[key]
+                break
+        if version == "v4":
+            if raw is not None and not isinstance(raw, str):
+                return None, (400, _error("value must be a string", "ValidationFailure", "value", raw))
+        else:
+            if isinstance(raw, list):  # EDC v3 keeps the first element only (silent data loss)
+                raw = raw[0] if raw else None
+            if isinstance(raw, (int, float, bool, dict)):
+                return None, (500, None)  # EDC v3 throws: a 500 with an empty body
+        if not isinstance(raw, str) or not raw.strip():
+            return None, (400, _missing_value())
+        return raw, None
+
+    @staticmethod
+    def _id(doc: dict[str, Any]) -> tuple[str | None, Response | None]:
+        if "@id" not in doc:
+            return str(uuid.uuid4()), None
+        raw = doc["@id"]
+        if not isinstance(raw, str) or not raw.strip():
+            return None, (400, _error("@id must not be blank", "ValidationFailure", "@id", raw))
+        return raw, None
+
+    # -- operations -------------------------------------------------------------------------
+
+    def create(self, version: str, body: bytes) -> Response:
+        doc, problem = self._parse(version, body)
+        if problem or doc is None:
+            return problem or (400, None)
+        alias, problem = self._id(doc)
+        if problem or alias is None:
+            return problem or (400, None)
+        value, problem = self._value(version, doc)
+        if problem or value is None:
+            return problem or (400, None)
+        with self.vault.lock:
+            if alias in self.vault.secrets:
+                return 409, _error(f"Secret {alias} already exist", "ObjectConflict")
+            self.vault.secrets[alias] = value
+            self.vault.persist()
+        return 200, {
+            "@context": V3_RESPONSE_CONTEXT if version == "v3" else [V4_CONTEXT],
+            "@id": alias,
+            "@type": "IdResponse",
+            "createdAt": int(time.time() * 1000),
+        }
+
+    def update(self, version: str, body: bytes) -> Response:
+        doc, problem = self._parse(version, body)
+        if problem or doc is None:
+            return problem or (400, None)
+        alias = doc.get("@id")
+        if not isinstance(alias, str) or not alias.strip():
+            return 400, _error("@id must not be blank", "ValidationFailure", "@id", alias)
+        value, problem = self._value(version, doc)
+        if problem or value is None:
+            return problem or (400, None)
+        with self.vault.lock:
+            if alias not in self.vault.secrets:
+                return 404, _error(f"Object of type Secret with ID={alias} was not found", "ObjectNotFound")
+            self.vault.secrets[alias] = value
+            self.vault.persist()
+        return 204, None
+
+    def get(self, version: str, alias: str) -> Response:
+        with self.vault.lock:
+            value = self.vault.secrets.get(alias)
+        if value is None:
+            return 404, _error(f"Object of type Secret with ID={alias} was not found", "ObjectNotFound")
+        context: Any = V3_RESPONSE_CONTEXT if version == "v3" else [V4_CONTEXT]
+        return 200, {"@id": alias, "@type": "Secret", "value": value, "@context": context}
+
+    def delete(self, alias: str) -> Response:
+        with self.vault.lock:
+            if self.vault.secrets.pop(alias, None) is None:
+                return 404, _error(f"Object of type Secret with ID={alias} was not found", "ObjectNotFound")
+            self.vault.persist()
+        return 204, None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed-ACK stalls
+    server: DevServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: never log requests (or bodies)
+        return
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        raw_path = urlsplit(self.path).path
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request = Request(self.command, raw_path, headers, body)
+        route = SecretsApi.route(raw_path)
+        fault = self.server.faults.take(self.command, route[1] if route else None)
+        if fault is not None and self._inject(fault, request):
+            return
+        status, doc = self.server.api.handle(request)
+        self.server.record(self.command, raw_path, status)
+        if fault is not None and fault.action == "drop-after":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        self._send(status, doc)
+
+    def _inject(self, fault: Fault, request: Request) -> bool:
+        """Apply ``fault``; True when the answer was already given (or withheld)."""
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.action == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return True
+        if fault.action == "html":
+            self._send_raw(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+            return True
+        if fault.action == "truncated":
+            self._send_raw(200, b'{"@id": "x", "value": "abc', "application/json")
+            return True
+        if fault.action == "redirect":
+            self.send_response(302)
+            self.send_header("Location", "https://login.example.invalid/sso")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        if isinstance(fault.action, int):
+            extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            body = b"" if fault.action >= 500 else json.dumps(_error("injected fault", "InvalidRequest")).encode()
+            self._send_raw(fault.action, body, "application/json", extra)
+            return True
+        return False  # "delay" and "drop-after": go on to the real handler
+
+    def _send(self, status: int, doc: Any) -> None:
+        body = b"" if doc is None else json.dumps(doc).encode("utf-8")
+        self._send_raw(status, body, "application/json")
+
+    def _send_raw(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "")
+        if body:
+            self.send_header("Content-Type", content_type)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+
+class DevServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, api_key: str | None = None, data_file: Path | None = None) -> None:
+        self.api = SecretsApi(Vault(data_file), api_key)
+        self.faults = Faults()
+        self.requests: list[tuple[str, str, int]] = []  # (method, raw path, status), for tests
+        self._log_lock = threading.Lock()
+        super().__init__((host, port), _Handler)
+
+    def record(self, method: str, path: str, status: int) -> None:
+        with self._log_lock:
+            self.requests.append((method, path, status))
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        shown = f"[{name}]" if ":" in name else name
+        return f"http://{shown}:{port}{BASE_PATH}"
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return self.api.vault.secrets
+
+    def start_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="vaultsync-dev-server", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def serve(host: str, port: int, api_key: str | None, data_file: Path | None, announce: Callable[[str], None]) -> None:
+    """Run until SIGINT/SIGTERM. The first line announced is the URL to export."""
+    import signal
+
+    server = DevServer(host, port, api_key, data_file)
+    announce(f"EDC_MANAGEMENT_URL={server.url}")
+
+    def stop(*_: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

@@ -1,0 +1,95 @@
+"""The vault lock: a reserved alias taken with POST's create-only semantics."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from vaultsync.client import EdcClient
+from vaultsync.errors import AlreadyExistsError, LockHeldError, VaultsyncError
+from vaultsync.text import printable
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    id: str
+    user: str
+    host: str
+    pid: int
+    started: str
+    operation: str
+
+    @staticmethod
+    def mine(operation: str) -> LockInfo:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        return LockInfo(str(uuid.uuid4()), user, socket.gethostname(), os.getpid(), started, operation)
+
+    def encode(self) -> str:
+        return json.dumps({"format": "vaultsync-lock", **asdict(self)}, sort_keys=True)
+
+    def describe(self) -> str:
+        return printable(
+            f"{self.user}@{self.host} (pid {self.pid}) since {self.started}, "
+            f"doing {self.operation!r}; lock id {self.id}"
+        )
+
+
+def parse_lock(raw: str) -> LockInfo | None:
+    try:
+        doc = json.loads(raw)
+        return LockInfo(
+            str(doc["id"]),
+            str(doc["user"]),
+            str(doc["host"]),
+            int(doc["pid"]),
+            str(doc["started"]),
+            str(doc["operation"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def acquire(client: EdcClient, alias: str, operation: str) -> LockInfo:
+    """Take the lock or fail fast naming its holder."""
+    info = LockInfo.mine(operation)
+    try:
+        await client.create(alias, info.encode())
+    except AlreadyExistsError:
+        raw = await client.get(alias)
+        holder = parse_lock(raw) if raw is not None else None
+        who = holder.describe() if holder else "an unknown holder (the lock alias holds something else)"
+        raise LockHeldError(
+            f"the vault is locked by {who}. If that run is gone, remove the lock with "
+            f"`vaultsync force-unlock {holder.id if holder else 'LOCK_ID'}`"
+        ) from None
+    return info
+
+
+async def release(client: EdcClient, alias: str, info: LockInfo) -> None:
+    """Delete the lock if it is still ours (never someone else's)."""
+    raw = await client.get(alias)
+    held = parse_lock(raw) if raw is not None else None
+    if held is not None and held.id == info.id:
+        await client.delete(alias)
+
+
+async def force_unlock(client: EdcClient, alias: str, lock_id: str) -> LockInfo | None:
+    """Remove a stale lock by its id. Returns the removed holder (None if the alias held no lock data)."""
+    raw = await client.get(alias)
+    if raw is None:
+        raise VaultsyncError("the vault is not locked")
+    held = parse_lock(raw)
+    if held is None or held.id != lock_id:
+        current = held.describe() if held else "unreadable lock data"
+        raise VaultsyncError(f"lock id {printable(lock_id)} does not match the current lock: {current}")
+    await client.delete(alias)
+    return held

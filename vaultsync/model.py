@@ -1,0 +1,54 @@
+"""Immutable records shared by every layer: the desired state and its target.
+
+Values are held with ``repr=False`` so that a stray ``repr()`` in a log line or a
+traceback never shows a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SourceKind = Literal["value", "fromEnv", "fromFile", "json"]
+
+DEFAULT_STATE_ALIAS = "vaultsync-state"
+DEFAULT_LOCK_ALIAS = "vaultsync-lock"
+
+
+def canonical_json(doc: Any) -> str:
+    """The one serialization vaultsync stores for a ``json`` entry (see the spec)."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredSecret:
+    """One alias as the desired-state file wants it."""
+
+    alias: str
+    kind: SourceKind
+    value: str = field(repr=False)
+    description: str | None = None
+
+    @property
+    def is_json(self) -> bool:
+        return self.kind == "json"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Connection settings a desired-state file may carry. Never holds a key."""
+
+    url: str | None = None
+    api_version: str | None = None
+    api_key_env: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """A validated desired-state file, with every reference resolved."""
+
+    path: str
+    secrets: Mapping[str, DesiredSecret]
+    target: Target = Target()

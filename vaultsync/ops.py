@@ -1,0 +1,464 @@
+"""The commands' work: load, lock, read, plan, apply, record. The CLI only parses and prints.
+
+Every command validates all its input before the first request, so a bad
+file or a missing setting costs zero HTTP calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from vaultsync import lock as vlock
+from vaultsync import planfile
+from vaultsync.client import ClientOptions, EdcClient, RequestEvent
+from vaultsync.config import Connection, Flags, resolve, verify_setting
+from vaultsync.console import Console, Progress
+from vaultsync.desired import load_desired
+from vaultsync.engine import execute, read_values
+from vaultsync.errors import InputError, Interrupted, Problem, StalePlanError, UsageError, VaultsyncError
+from vaultsync.model import DesiredState
+from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, diff, unsafe_deletes
+from vaultsync.render import PlanReport
+from vaultsync.state import DriftItem, drift, fingerprint
+from vaultsync.statestore import Loaded, StateStore
+from vaultsync.text import printable
+
+Confirm = Callable[[str], Awaitable[bool]]
+
+
+@dataclass
+class Runtime:
+    """Everything a command needs from its surroundings; tests swap ``transport`` and ``console``."""
+
+    flags: Flags
+    env: Mapping[str, str]
+    console: Console
+    verbose: bool = False
+    transport: httpx.AsyncBaseTransport | None = None
+    stop: asyncio.Event | None = field(default=None)
+
+    def client(self, conn: Connection) -> EdcClient:
+        options = ClientOptions(
+            timeout=self.flags.timeout,
+            max_retries=self.flags.max_retries,
+            parallelism=self.flags.parallelism,
+            verify=verify_setting(self.flags),
+        )
+        return EdcClient(
+            conn.url,
+            conn.api_key,
+            conn.api_version,
+            options,
+            transport=self.transport,
+            on_event=self._log if self.verbose else None,
+        )
+
+    def _log(self, event: RequestEvent) -> None:
+        status = str(event.status) if event.status is not None else f"error: {event.error}"
+        retry = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+        self.console.info(f"{event.method} {printable(event.path)} {status} {event.elapsed * 1000:.0f} ms{retry}")
+
+    def store(self, client: EdcClient) -> StateStore:
+        return StateStore(client, self.flags.state_alias, self.flags.state_file)
+
+    def progress(self, label: str, total: int) -> Progress:
+        return Progress(self.console, label, total)
+
+
+@dataclass(frozen=True)
+class Target:
+    desired: DesiredState
+    conn: Connection
+
+
+def load_all(rt: Runtime, files: Sequence[str]) -> list[DesiredState]:
+    """Validate every file; one InputError with every problem of every file."""
+    problems: list[Problem] = []
+    states = []
+    for file in files:
+        try:
+            states.append(load_desired(file, env=rt.env, reserved=rt.flags.reserved))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    return states
+
+
+def prepare(rt: Runtime, files: Sequence[str]) -> list[Target]:
+    if rt.flags.state_file and len(files) > 1:
+        raise UsageError("--state-file holds the state of one connector; give one desired-state file with it")
+    targets = [Target(d, resolve(rt.flags, d.target, rt.env, d.path)) for d in load_all(rt, files)]
+    seen: dict[str, str] = {}
+    for t in targets:
+        if t.conn.url in seen:
+            raise UsageError(
+                f"{t.desired.path} and {seen[t.conn.url]} target the same connector ({t.conn.url}); "
+                "their states would overwrite each other: keep one desired-state file per connector"
+            )
+        seen[t.conn.url] = t.desired.path
+    for t in targets:
+        for warning in t.conn.warnings:
+            rt.console.warn(warning)
+    return targets
+
+
+@dataclass
+class Planned:
+    target: Target
+    loaded: Loaded
+    observed: dict[str, str | None]
+    plan: Plan
+    guard: str | None
+
+    def report(self) -> PlanReport:
+        return PlanReport(
+            self.target.desired.path,
+            self.target.conn.url,
+            self.target.conn.api_version,
+            self.plan,
+            self.guard,
+        )
+
+
+async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: bool) -> Planned:
+    store = rt.store(client)
+    loaded = await store.load()
+    aliases = sorted(target.desired.secrets.keys() | loaded.record.managed.keys())
+    progress = rt.progress(f"reading {target.desired.path}", len(aliases))
+    try:
+        observed = await read_values(client, aliases, rt.flags.parallelism, progress)
+    finally:
+        progress.close()
+    plan = diff(target.desired.secrets, observed, loaded.record.managed.keys(), adopt=adopt)
+    return Planned(target, loaded, observed, plan, unsafe_deletes(plan, DeleteGuard()))
+
+
+def _next_managed(planned: Planned, outcomes: Sequence[Outcome]) -> dict[str, str]:
+    """The managed set after apply: exactly what succeeded, nothing that did not."""
+    key = planned.loaded.key
+    managed = dict(planned.loaded.record.managed)
+    results = {o.alias: o for o in outcomes}
+    secrets = planned.target.desired.secrets
+    for change in planned.plan.changes:
+        alias = change.alias
+        if change.action in (Action.CREATE, Action.UPDATE):
+            if results.get(alias) is not None and results[alias].ok:
+                managed[alias] = fingerprint(key, alias, secrets[alias].value)
+        elif change.action is Action.DELETE:
+            if results.get(alias) is not None and results[alias].ok:
+                managed.pop(alias, None)
+        elif change.forget:
+            managed.pop(alias, None)
+        elif change.action is Action.NOOP:
+            stored = planned.observed.get(alias)
+            if stored is not None:
+                managed[alias] = fingerprint(key, alias, stored)
+    return managed
+
+
+@contextlib.asynccontextmanager
+async def stop_on_signals(rt: Runtime) -> AsyncIterator[asyncio.Event]:
+    """SIGINT/SIGTERM set an event instead of killing the run: in-flight calls finish."""
+    stop = asyncio.Event()
+    rt.stop = stop
+    loop = asyncio.get_running_loop()
+    installed = []
+
+    def on_signal() -> None:
+        if not stop.is_set():
+            rt.console.warn("interrupted: finishing the calls in flight, then recording state and releasing the lock")
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, on_signal)
+            installed.append(sig)
+    try:
+        yield stop
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+@contextlib.asynccontextmanager
+async def locked(rt: Runtime, client: EdcClient, operation: str) -> AsyncIterator[None]:
+    info = await vlock.acquire(client, rt.flags.lock_alias, operation)
+    try:
+        yield
+    finally:
+        try:
+            await vlock.release(client, rt.flags.lock_alias, info)
+        except VaultsyncError as exc:
+            rt.console.error(f"could not release the lock ({exc}); remove it with `vaultsync force-unlock {info.id}`")
+
+
+async def _execute_and_record(rt: Runtime, planned: Planned, client: EdcClient, stop: asyncio.Event) -> list[Outcome]:
+    writes = [c for c in planned.plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
+    progress = rt.progress(f"applying {planned.target.desired.path}", len(writes))
+    try:
+        outcomes = await execute(
+            client, writes, planned.target.desired.secrets, rt.flags.parallelism, stop=stop, progress=progress
+        )
+    finally:
+        progress.close()
+    managed = _next_managed(planned, outcomes)
+    if managed != dict(planned.loaded.record.managed) or (not planned.loaded.key_in_vault and managed):
+        await rt.store(client).save(planned.loaded, planned.loaded.record.with_managed(managed))
+    return outcomes
+
+
+@dataclass
+class ApplyResult:
+    reports: list[PlanReport]
+    outcomes: list[tuple[str, list[Outcome]]]
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(o.status != "done" for _, outs in self.outcomes for o in outs)
+
+
+def _refuse_unsafe(planned: Sequence[Planned], allow_mass_delete: bool) -> None:
+    reasons = []
+    for p in planned:
+        if p.plan.conflicts:
+            names = ", ".join(printable(c.alias) for c in p.plan.conflicts[:10])
+            reasons.append(
+                f"{p.target.desired.path}: {len(p.plan.conflicts)} conflict(s) ({names}): these secrets exist in "
+                "the vault with other values and are not managed. Import them (vaultsync import FILE ALIAS...) "
+                "or apply with --adopt to overwrite them"
+            )
+        if p.guard and not allow_mass_delete:
+            reasons.append(f"{p.target.desired.path}: {p.guard}; pass --allow-mass-delete if that is intended")
+    if reasons:
+        raise UsageError("apply refused, nothing was written:\n  " + "\n  ".join(reasons))
+
+
+async def apply_files(
+    rt: Runtime,
+    targets: Sequence[Target],
+    *,
+    adopt: bool,
+    allow_mass_delete: bool,
+    confirm: Confirm | None,
+    show: Callable[[list[PlanReport]], None],
+    show_outcomes: Callable[[str, list[Outcome]], None],
+) -> ApplyResult:
+    """Plan every target under its lock, ask once, then apply each and record its state."""
+    async with contextlib.AsyncExitStack() as stack:
+        stop = await stack.enter_async_context(stop_on_signals(rt))
+        planned: list[tuple[Planned, EdcClient]] = []
+        for target in targets:
+            client = await stack.enter_async_context(rt.client(target.conn))
+            await stack.enter_async_context(locked(rt, client, f"apply {target.desired.path}"))
+            planned.append((await plan_target(rt, target, client, adopt=adopt), client))
+            if stop.is_set():
+                raise Interrupted("interrupted before anything was written")
+        reports = [p.report() for p, _ in planned]
+        show(reports)
+        _refuse_unsafe([p for p, _ in planned], allow_mass_delete)
+        result = ApplyResult(reports, [])
+        if not any(p.plan.has_changes or p.plan.state_changes for p, _ in planned):
+            return result
+        needs_approval = confirm is not None and any(p.plan.has_changes for p, _ in planned)
+        question = "Do you want to apply these changes? Only 'yes' will be accepted: "
+        if needs_approval and confirm is not None and not await confirm(question):
+            if stop.is_set():
+                raise Interrupted("apply cancelled, nothing was written")
+            raise UsageError("apply cancelled, nothing was written")
+        for p, client in planned:
+            outcomes = await _execute_and_record(rt, p, client, stop)
+            result.outcomes.append((p.target.desired.path, outcomes))
+            show_outcomes(p.target.desired.path, outcomes)
+        result.interrupted = stop.is_set()
+        return result
+
+
+# -- saved plans -----------------------------------------------------------------------------
+
+
+def _fingerprints(key: bytes, values: Mapping[str, str | None]) -> dict[str, str | None]:
+    return {a: (fingerprint(key, a, v) if v is not None else None) for a, v in values.items()}
+
+
+async def plan_files(rt: Runtime, targets: Sequence[Target], *, adopt: bool, out: str | None) -> list[PlanReport]:
+    """Read-only (except that ``--out`` stores the fingerprint key on first use)."""
+    saved: list[planfile.SavedTarget] = []
+    reports = []
+    for target in targets:
+        async with rt.client(target.conn) as client:
+            planned = await plan_target(rt, target, client, adopt=adopt)
+            reports.append(planned.report())
+            if out is not None:
+                await rt.store(client).ensure_key(planned.loaded)
+                saved.append(_saved_target(rt, planned))
+    if out is not None:
+        from vaultsync.statestore import write_atomically
+
+        write_atomically(Path(out), planfile.encode(saved))
+    return reports
+
+
+def _saved_target(rt: Runtime, planned: Planned) -> planfile.SavedTarget:
+    key = planned.loaded.key
+    secrets = planned.target.desired.secrets
+    return planfile.SavedTarget(
+        desired_path=str(Path(planned.target.desired.path).resolve()),
+        url=planned.target.conn.url,
+        api_version=planned.target.conn.api_version,
+        state_file=str(Path(rt.flags.state_file).resolve()) if rt.flags.state_file else None,
+        state_alias=rt.flags.state_alias,
+        lock_alias=rt.flags.lock_alias,
+        lineage=planned.loaded.record.lineage,
+        serial=planned.loaded.record.serial,
+        read=_fingerprints(key, planned.observed),
+        desired={a: fingerprint(key, a, s.value) for a, s in secrets.items()},
+        plan=planned.plan,
+        adopt=any(c.adopt and c.action is Action.UPDATE for c in planned.plan.changes),
+    )
+
+
+async def apply_saved(
+    rt: Runtime,
+    path: str,
+    data: bytes,
+    *,
+    allow_mass_delete: bool,
+    show: Callable[[list[PlanReport]], None],
+    show_outcomes: Callable[[str, list[Outcome]], None],
+) -> ApplyResult:
+    saved_targets = planfile.decode(data, path)
+    prepared = []
+    for saved in saved_targets:
+        desired = load_all(Runtime(_flags_for(rt.flags, saved), rt.env, rt.console), [saved.desired_path])[0]
+        configured = rt.flags.url or rt.env.get("EDC_MANAGEMENT_URL")
+        if configured and configured.rstrip("/") != saved.url:
+            raise StalePlanError(
+                f"{path}: the saved plan is stale: it was made for {saved.url}, not {configured.rstrip('/')}; "
+                "nothing was written"
+            )
+        flags = _flags_for(rt.flags, saved)
+        conn = resolve(flags, desired.target, rt.env, desired.path)
+        conn = Connection(saved.url, conn.api_key, saved.api_version, conn.warnings)
+        prepared.append((saved, Target(desired, conn), flags))
+    async with contextlib.AsyncExitStack() as stack:
+        stop = await stack.enter_async_context(stop_on_signals(rt))
+        ready = []
+        for saved, target, flags in prepared:
+            trt = Runtime(flags, rt.env, rt.console, rt.verbose, rt.transport, stop)
+            client = await stack.enter_async_context(trt.client(target.conn))
+            await stack.enter_async_context(locked(trt, client, f"apply {path}"))
+            loaded = await trt.store(client).load()
+            observed = await read_values(client, sorted(saved.read), flags.parallelism)
+            key = loaded.key
+            reasons = planfile.staleness(
+                saved,
+                url=target.conn.url,
+                lineage=loaded.record.lineage,
+                serial=loaded.record.serial,
+                read_now=_fingerprints(key, observed),
+                desired_now={a: fingerprint(key, a, s.value) for a, s in target.desired.secrets.items()},
+            )
+            if reasons or not loaded.key_in_vault:
+                raise StalePlanError(
+                    f"{path}: the saved plan is stale, nothing was written: "
+                    + "; ".join(reasons or ["no state key"])
+                    + ". Run `vaultsync plan --out` again."
+                )
+            planned = Planned(target, loaded, observed, saved.plan, unsafe_deletes(saved.plan))
+            ready.append((planned, client, trt))
+        reports = [p.report() for p, _, _ in ready]
+        show(reports)
+        _refuse_unsafe([p for p, _, _ in ready], allow_mass_delete)
+        result = ApplyResult(reports, [])
+        for planned, client, trt in ready:
+            outcomes = await _execute_and_record(trt, planned, client, stop)
+            result.outcomes.append((planned.target.desired.path, outcomes))
+            show_outcomes(planned.target.desired.path, outcomes)
+        result.interrupted = stop.is_set()
+        return result
+
+
+def _flags_for(flags: Flags, saved: planfile.SavedTarget) -> Flags:
+    from dataclasses import replace
+
+    return replace(flags, state_file=saved.state_file, state_alias=saved.state_alias, lock_alias=saved.lock_alias)
+
+
+# -- drift, import, state --------------------------------------------------------------------
+
+
+async def drift_files(rt: Runtime, targets: Sequence[Target]) -> list[tuple[str, list[DriftItem], list[DriftItem]]]:
+    results = []
+    for target in targets:
+        async with rt.client(target.conn) as client:
+            planned = await plan_target(rt, target, client, adopt=False)
+            managed = planned.loaded.record.managed
+            if not planned.loaded.key_in_vault:
+                managed = {a: "" for a in managed}
+            observed_fps = {
+                a: (fingerprint(planned.loaded.key, a, v) if v is not None else None)
+                for a, v in planned.observed.items()
+                if a in managed
+            }
+            pending = {c.alias: str(c.action) for c in planned.plan.changes if c.is_change}
+            drifted, waiting = drift(managed, observed_fps, pending)
+            results.append((target.desired.path, drifted, waiting))
+    return results
+
+
+async def import_aliases(rt: Runtime, target: Target, aliases: Sequence[str]) -> list[str]:
+    """Take existing vault secrets under management without changing them."""
+    unknown = [a for a in aliases if a not in target.desired.secrets]
+    if unknown:
+        raise UsageError(
+            f"not in {target.desired.path}: {', '.join(printable(a) for a in unknown)}; add them to the file first"
+        )
+    async with rt.client(target.conn) as client, locked(rt, client, "import"):
+        store = rt.store(client)
+        loaded = await store.load()
+        values = await read_values(client, aliases, rt.flags.parallelism)
+        missing = [a for a, v in values.items() if v is None]
+        if missing:
+            raise VaultsyncError(
+                "not in the vault, nothing to import (apply will create them): "
+                + ", ".join(printable(a) for a in missing)
+            )
+        managed = dict(loaded.record.managed)
+        for alias, value in values.items():
+            assert value is not None
+            managed[alias] = fingerprint(loaded.key, alias, value)
+        await store.save(loaded, loaded.record.with_managed(managed))
+    return list(aliases)
+
+
+async def state_list(rt: Runtime, conn: Connection) -> list[str]:
+    async with rt.client(conn) as client:
+        loaded = await rt.store(client).load()
+    return sorted(loaded.record.managed)
+
+
+async def state_rm(rt: Runtime, conn: Connection, aliases: Sequence[str]) -> list[str]:
+    """Forget aliases without deleting them from the vault."""
+    async with rt.client(conn) as client, locked(rt, client, "state rm"):
+        store = rt.store(client)
+        loaded = await store.load()
+        absent = [a for a in aliases if a not in loaded.record.managed]
+        if absent:
+            raise VaultsyncError("not managed: " + ", ".join(printable(a) for a in absent))
+        managed = {a: fp for a, fp in loaded.record.managed.items() if a not in set(aliases)}
+        await store.save(loaded, loaded.record.with_managed(managed))
+    return list(aliases)
+
+
+async def force_unlock(rt: Runtime, conn: Connection, lock_id: str) -> vlock.LockInfo | None:
+    async with rt.client(conn) as client:
+        return await vlock.force_unlock(client, rt.flags.lock_alias, lock_id)

@@ -1,0 +1,111 @@
+"""Where the state record lives: in the vault (default) or in a local file.
+
+The fingerprint key always lives in the vault, in the state alias, so a state
+file committed by mistake holds nothing a value could be recovered from.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaultsync.client import EdcClient
+from vaultsync.errors import AlreadyExistsError, InputError, Problem, VaultsyncError
+from vaultsync.state import StateRecord, StoredState, decode, encode_file, encode_vault_value, new_key
+
+
+@dataclass
+class Loaded:
+    """The state as read, plus what is needed to write it back.
+
+    ``key`` is always set: read from the vault, or freshly generated and not yet
+    stored (``key_in_vault`` False) until the first save or ``ensure_key``.
+    """
+
+    record: StateRecord
+    key: bytes
+    key_in_vault: bool
+    alias_exists: bool
+
+
+class StateStore:
+    """State in the vault under ``alias``; or, with ``path``, in that file (key still in the vault)."""
+
+    def __init__(self, client: EdcClient, alias: str, path: str | None = None) -> None:
+        self.client = client
+        self.alias = alias
+        self.path = Path(path) if path else None
+
+    @property
+    def location(self) -> str:
+        return f"file {self.path}" if self.path else f"vault alias {self.alias}"
+
+    async def load(self) -> Loaded:
+        raw = await self.client.get(self.alias)
+        vault = decode(raw, f"vault alias {self.alias}") if raw is not None else StoredState(None, None)
+        record = (vault.record if self.path is None else self._read_file()) or StateRecord.empty()
+        key = vault.key if vault.key is not None else new_key()
+        return Loaded(record, key, vault.key is not None, raw is not None)
+
+    def _read_file(self) -> StateRecord | None:
+        assert self.path is not None
+        try:
+            text = self.path.read_text("utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError([Problem(str(self.path), f"cannot read the state file: {exc}")]) from None
+        stored = decode(text, str(self.path))
+        if stored.key is not None:
+            raise InputError([Problem(str(self.path), "a state file must not hold the fingerprint key")])
+        return stored.record
+
+    async def _store_vault_value(self, loaded: Loaded, value: str) -> None:
+        if loaded.alias_exists:
+            await self.client.update(self.alias, value)
+            return
+        try:
+            await self.client.create(self.alias, value)
+        except AlreadyExistsError:
+            # Someone initialised it between our read and now (only unlocked `plan --out` can).
+            again = await self.load()
+            if not again.key_in_vault:
+                raise
+            raise VaultsyncError(
+                f"the state alias {self.alias} was initialised by another run meanwhile; run the command again"
+            ) from None
+        loaded.alias_exists = True
+
+    async def ensure_key(self, loaded: Loaded) -> None:
+        """Store the fingerprint key in the vault if it is not there yet (for saved plans)."""
+        if not loaded.key_in_vault:
+            record = loaded.record if self.path is None else None
+            await self._store_vault_value(loaded, encode_vault_value(record, loaded.key))
+            loaded.key_in_vault = True
+
+    async def save(self, loaded: Loaded, record: StateRecord) -> None:
+        """Write ``record`` (the caller holds the lock)."""
+        if self.path is not None:
+            await self.ensure_key(loaded)
+            write_atomically(self.path, encode_file(record))
+        else:
+            await self._store_vault_value(loaded, encode_vault_value(record, loaded.key))
+            loaded.key_in_vault = True
+        loaded.record = record
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` so a crash leaves either the old or the new file, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
