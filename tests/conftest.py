@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from vaultsync.cli import main
-from vaultsync.devserver import DevServer
+from vaultsync.devserver import DevServer, Request, SecretsApi
 
 CANARY = "CANARY-7f3e9b1c-do-not-print"  # a value that must never appear in any output
 
@@ -55,6 +55,17 @@ class Server:
     def __init__(self, server: DevServer) -> None:
         self.server = server
         self.url = server.url
+        # (method, alias, status) of every write the API handled; POST/PUT name their alias in the body only.
+        self.alias_writes: list[tuple[str, str, int]] = []
+        handle = server.api.handle
+
+        def logged(request: Request) -> tuple[int, Any]:
+            status, doc = handle(request)
+            if request.method in ("POST", "PUT", "DELETE"):
+                self.alias_writes.append((request.method, _alias_of(request), status))
+            return status, doc
+
+        server.api.handle = logged  # type: ignore[method-assign]
 
     @property
     def secrets(self) -> dict[str, str]:
@@ -66,6 +77,7 @@ class Server:
 
     def reset_log(self) -> None:
         self.server.requests.clear()
+        self.alias_writes.clear()
 
     def count(self, method: str | None = None, exclude_reserved: bool = True) -> int:
         return sum(
@@ -77,6 +89,21 @@ class Server:
 
     def writes(self) -> list[tuple[str, str, int]]:
         return [r for r in self.requests if r[0] in ("POST", "PUT", "DELETE")]
+
+    def secret_writes(self, reserved: tuple[str, ...] = ("vaultsync-state", "vaultsync-lock")) -> list[tuple[str, str]]:
+        """(method, alias) of every write to a non-reserved alias (state and lock excluded), answered or refused."""
+        return [(m, a) for m, a, _ in self.alias_writes if a not in reserved]
+
+
+def _alias_of(request: Request) -> str:
+    route = SecretsApi.route(request.path)
+    if route is not None and route[1] is not None:
+        return route[1]
+    try:
+        doc = json.loads(request.body or b"null")
+    except ValueError:
+        return ""
+    return str(doc.get("@id", "")) if isinstance(doc, dict) else ""
 
 
 @pytest.fixture

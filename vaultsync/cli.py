@@ -115,11 +115,18 @@ def _runtime(kw: dict[str, Any]) -> Runtime:
         state_alias=kw.get("state_alias", "vaultsync-state"),
         lock_alias=kw.get("lock_alias", "vaultsync-lock"),
     )
+    if flags.state_alias == flags.lock_alias:
+        raise UsageError("--state-alias and --lock-alias must name different aliases")
     return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False))
 
 
 def _console(kw: dict[str, Any]) -> Console:
-    return Console(color=wants_color(sys.stdout, kw.get("no_color", False)), quiet=kw.get("quiet", False))
+    no_color = kw.get("no_color", False)
+    return Console(
+        color=wants_color(sys.stdout, no_color),
+        err_color=wants_color(sys.stderr, no_color),
+        quiet=kw.get("quiet", False),
+    )
 
 
 def _run(coro: Any) -> Any:
@@ -182,6 +189,11 @@ class _AnyEnv(dict[str, str]):
 @click.option("--out", metavar="PLANFILE", help="Save the plan for `vaultsync apply PLANFILE` (holds no values).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 2 with changes, 1 on error.")
 @click.option("--adopt", is_flag=True, help="Plan to overwrite unmanaged secrets that hold other values.")
+@click.option(
+    "--allow-mass-delete",
+    is_flag=True,
+    help="Record in the saved plan (--out) that it may delete more than 30% of the managed secrets (or all).",
+)
 @click.option("--show-unchanged", is_flag=True, help="List unchanged secrets too (text format).")
 @connection_options
 @output_options
@@ -191,6 +203,7 @@ def plan(
     out: str | None,
     detailed_exitcode: bool,
     adopt: bool,
+    allow_mass_delete: bool,
     show_unchanged: bool,
     **kw: Any,
 ) -> None:
@@ -199,7 +212,7 @@ def plan(
 
     rt = _runtime(kw)
     targets = ops.prepare(rt, files)
-    reports = _run(ops.plan_files(rt, targets, adopt=adopt, out=out))
+    reports = _run(ops.plan_files(rt, targets, adopt=adopt, out=out, allow_mass_delete=allow_mass_delete))
     if fmt == "json":
         rt.console.result(render.json_plan(reports))
     elif fmt == "markdown":
@@ -239,6 +252,11 @@ def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_de
     if planfile.looks_like_plan(head):
         if len(files) > 1:
             raise UsageError("apply takes one saved plan at a time")
+        if adopt:
+            raise UsageError(
+                "a saved plan is applied exactly as planned: --adopt belongs to the plan "
+                "(vaultsync plan FILE --adopt --out PLANFILE). Nothing was written."
+            )
         result = _run(
             ops.apply_saved(
                 rt,
@@ -270,14 +288,14 @@ def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_de
                 show_outcomes=show_outcomes,
             )
         )
+    if len(result.outcomes) > 1:
+        rt.console.result(render.text_outcomes_total(result.outcomes))
     if result.interrupted:
         from vaultsync.errors import Interrupted
 
         raise Interrupted("apply was interrupted; the state records what was done. Run apply again to finish.")
-    if not result.outcomes:
-        rt.console.info(
-            "Nothing to apply." if not any(r.plan.state_changes for r in result.reports) else "State updated."
-        )
+    if not any(outs for _, outs in result.outcomes):
+        rt.console.info("State updated; no secret was written." if result.state_written else "Nothing to apply.")
     if result.failed:
         raise VaultsyncError(
             "some changes failed (listed above); the state records what succeeded. Fix and apply again."
@@ -456,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except VaultsyncError as exc:
         color = wants_color(sys.stderr, "--no-color" in (argv or sys.argv))
-        Console(color=color).error(str(exc))
+        Console(color=False, err_color=color).error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("\nInterrupted.", err=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +27,10 @@ from vaultsync.errors import (
     AuthError,
     NotFoundError,
     TransportError,
+    UsageError,
 )
 from vaultsync.text import printable
+from vaultsync.transport import ReusingTransport
 
 EDC_NS = "https://w3id.org/edc/v0.0.1/ns/"
 V4_CONTEXT = "https://w3id.org/edc/connector/management/v2"
@@ -55,8 +58,25 @@ class ClientOptions:
     timeout: float = 30.0
     max_retries: int = 4
     parallelism: int = 10
-    verify: bool | str = True
+    verify: bool | str | ssl.SSLContext = True  # a str is a CA bundle path
     backoff_base: float = 0.5
+
+
+def tls_context(ca_bundle: str) -> ssl.SSLContext:
+    """A verifying TLS context trusting the CA certificates in ``ca_bundle`` (PEM).
+
+    httpx 0.28 deprecates ``verify=<path>``; an SSLContext is the supported way,
+    and building it here turns a bad bundle into a clear error before any request.
+    """
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except ssl.SSLError as exc:
+        reason = exc.reason or "unreadable"
+        raise UsageError(
+            f"--ca-bundle {printable(ca_bundle)}: not a PEM file of CA certificates ({printable(str(reason))})"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"--ca-bundle {printable(ca_bundle)}: cannot read: {exc.strerror or exc}") from None
 
 
 def secret_body(api_version: str, alias: str, value: str) -> dict[str, Any]:
@@ -68,6 +88,8 @@ def secret_body(api_version: str, alias: str, value: str) -> dict[str, Any]:
 
 def read_value(doc: Any) -> str | None:
     """The secret value from a GET body, whichever JSON-LD form EDC used."""
+    if isinstance(doc, list) and len(doc) == 1:  # a fully expanded JSON-LD document
+        doc = doc[0]
     if not isinstance(doc, dict):
         return None
     for key in VALUE_KEYS:
@@ -94,7 +116,7 @@ def error_detail(response: httpx.Response, secret: str | None = None) -> str:
         return "empty response body"
     try:
         doc = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting from a hostile server
         return (
             f"unreadable {content_type or 'untyped'} body ({len(response.content)} bytes; not EDC's JSON error format)"
         )
@@ -116,6 +138,7 @@ def error_detail(response: httpx.Response, secret: str | None = None) -> str:
 
 
 def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asks us to wait (``Retry-After``: seconds or an HTTP date), capped."""
     raw = response.headers.get("retry-after")
     if raw is None:
         return None
@@ -150,18 +173,21 @@ class EdcClient:
         self.api_version = api_version
         self.options = options
         self._has_key = bool(api_key)
+        self._api_key = api_key  # kept only to scrub it from transport error texts
         self._on_event = on_event
         self._sleep = sleep
         headers = {"Accept": "application/json"}
         if api_key:
             headers["X-Api-Key"] = api_key
         limits = httpx.Limits(max_connections=options.parallelism, max_keepalive_connections=options.parallelism)
+        verify = tls_context(options.verify) if isinstance(options.verify, str) else options.verify
         self._http = httpx.AsyncClient(
             headers=headers,
             timeout=httpx.Timeout(options.timeout),
             limits=limits,
-            verify=options.verify,
-            transport=transport,
+            verify=verify,
+            # One keep-alive connection per request in flight, taken and given back in O(1) (see transport.py).
+            transport=transport if transport is not None else ReusingTransport(options.parallelism, verify),
             follow_redirects=False,
         )
         self._collection = f"{self.base_url}/{api_version}/secrets"
@@ -185,17 +211,19 @@ class EdcClient:
         """The stored value, or None when the alias does not exist."""
         url = self.url_for(alias)
         response, _ = await self._send("GET", url)
-        if response.status_code == 404:
+        if response.status_code == 404 and _answered_by_edc(response):
             return None
         if response.status_code != 200:
             raise self._error("GET", url, response)
         try:
             doc = response.json()
-        except ValueError:
-            raise ApiError("GET", url, 200, "the body is not JSON (a proxy page or a truncated answer?)") from None
+        except (ValueError, RecursionError):
+            raise ApiError(
+                "GET", printable(url), 200, "the body is not JSON (a proxy page or a truncated answer?)"
+            ) from None
         value = read_value(doc)
         if value is None:
-            raise ApiError("GET", url, 200, 'the answer has no string "value"')
+            raise ApiError("GET", printable(url), 200, 'the answer has no string "value"')
         return value
 
     async def create(self, alias: str, value: str) -> None:
@@ -222,7 +250,7 @@ class EdcClient:
         response, _ = await self._send("DELETE", url)
         if response.status_code in (200, 204):
             return True
-        if response.status_code == 404:
+        if response.status_code == 404 and _answered_by_edc(response):
             return False
         raise self._error("DELETE", url, response)
 
@@ -243,23 +271,43 @@ class EdcClient:
                 detail = "the API requires a key and none was given: set EDC_API_KEY or use --api-key-file"
             else:
                 detail = "the API key was refused: check EDC_API_KEY / --api-key-file against the connector's key"
-            return AuthError(method, shown, status, f"{detail} ({error_detail(response)})")
+            return AuthError(method, shown, status, f"{detail} ({self._detail(response, secret)})")
         if 300 <= status < 400:
-            location = printable(response.headers.get("location", "(no Location header)"))
+            location = _redact(printable(response.headers.get("location", "(no Location header)")), self._api_key)
             return ApiError(method, shown, status, f"redirected to {location}; use the final URL as --url")
-        detail = error_detail(response, secret)
+        detail = self._detail(response, secret)
+        if status == 404 and not _answered_by_edc(response):
+            return ApiError(
+                method,
+                shown,
+                status,
+                f"{detail}: not an answer from EDC's secrets API; check that --url / EDC_MANAGEMENT_URL is the "
+                "management API base URL (e.g. http://HOST:8181/api/management)",
+            )
         if status == 404:
             return NotFoundError(method, shown, status, f"no secret {printable(alias or '')!s} in the vault: {detail}")
         if status == 409:
             return AlreadyExistsError(method, shown, status, f"{printable(alias or '')} already exists: {detail}")
-        if status >= 500 and detail == "empty response body":
+        if status in RETRY_STATUSES:  # only returned once the retries are used up
+            tries = self.options.max_retries + 1
+            detail += f"; gave up after {tries} attempt{'s' if tries > 1 else ''} (--max-retries)"
+        elif status >= 500 and detail == "empty response body":
             detail = "the connector failed with an internal error (EDC answers requests it cannot handle with 500)"
         return ApiError(method, shown, status, detail)
+
+    def _detail(self, response: httpx.Response, secret: str | None) -> str:
+        # A proxy's error page may quote the request's key; EDC's may quote the value (invalidValue is dropped).
+        return _redact(error_detail(response, secret), self._api_key)
 
     async def _send(
         self, method: str, url: str, body: dict[str, Any] | None = None, *, secret: str | None = None
     ) -> tuple[httpx.Response, int]:
-        """Send with retries; returns the final response and the number of attempts made."""
+        """Send with retries; returns the final response and the number of attempts made.
+
+        Retried, up to ``max_retries`` times after the first try: connection errors, timeouts,
+        answers cut off, and 429/502/503/504 (waiting as long as a ``Retry-After`` asks, else
+        exponential backoff with full jitter). Not retried: TLS failures, a 500, any other status.
+        """
         attempt = 0
         path = urlsplit(url).path
         while True:
@@ -267,20 +315,17 @@ class EdcClient:
             started = time.perf_counter()
             try:
                 response = await self._http.request(method, url, json=body)
-            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                reason = _transport_reason(exc)
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                reason = _redact(_transport_reason(exc), self._api_key)
                 self._emit(method, path, None, started, attempt, reason)
-                if attempt > self.options.max_retries:
-                    raise TransportError(
-                        f"{method} {printable(url)}: {reason} (gave up after {attempt} attempts)"
-                    ) from None
+                if not _transient(exc) or attempt > self.options.max_retries:
+                    tried = f" (gave up after {attempt} attempts)" if attempt > 1 else ""
+                    raise TransportError(f"{method} {printable(url)}: {reason}{tried}") from None
                 await self._sleep(self._backoff(attempt))
                 continue
-            except httpx.HTTPError as exc:
-                raise TransportError(f"{method} {printable(url)}: {_transport_reason(exc)}") from None
             self._emit(method, path, response.status_code, started, attempt)
             if response.status_code in RETRY_STATUSES and attempt <= self.options.max_retries:
-                wait = retry_after(response) if response.status_code == 429 else None
+                wait = retry_after(response)  # RFC 9110: meaningful on 429 and 503; harmless elsewhere
                 await self._sleep(wait if wait is not None else self._backoff(attempt))
                 continue
             return response, attempt
@@ -304,16 +349,65 @@ class EdcClient:
             self._on_event(RequestEvent(method, path, status, elapsed, attempt, error))
 
 
-def _transport_reason(exc: httpx.HTTPError) -> str:
+def _answered_by_edc(response: httpx.Response) -> bool:
+    """Whether a 404 came from EDC (a JSON error body, or none) rather than a proxy's or a servlet's page.
+
+    Only EDC's 404 means "no such alias"; an HTML page means the URL is wrong, and reading it as "absent"
+    would plan every secret as a create.
+    """
+    if not response.content:
+        return True
+    try:
+        response.json()
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind a connection failure, if that is what it was."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # httpx -> httpcore -> ssl: a short chain
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _transient(exc: Exception) -> bool:
+    """Whether trying again may help: not for TLS failures, bad URLs or requests we cannot even send."""
+    if isinstance(exc, httpx.TimeoutException | httpx.RemoteProtocolError):
+        return True
+    if isinstance(exc, httpx.ConnectError):
+        return _tls_failure(exc) is None and "SSL" not in str(exc)
+    return isinstance(exc, httpx.NetworkError)
+
+
+def _transport_reason(exc: Exception) -> str:
+    """What went wrong, in words a user can act on. Never the request's headers (they hold the key)."""
     if isinstance(exc, httpx.ConnectTimeout):
         return "connection timed out"
     if isinstance(exc, httpx.TimeoutException):
         return "no answer within the timeout (--timeout)"
     if isinstance(exc, httpx.ConnectError):
+        tls = _tls_failure(exc)
         text = str(exc)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate" in text.lower():
-            return "TLS certificate verification failed (use --ca-bundle PATH, or --insecure for testing)"
+        if isinstance(tls, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+            why = getattr(tls, "verify_message", None) or "untrusted certificate"
+            return (
+                f"TLS certificate verification failed ({printable(str(why))}): use --ca-bundle PATH with the CA "
+                "that signed the server's certificate, or --insecure for testing only"
+            )
+        if tls is not None or "SSL" in text:
+            return "TLS handshake failed (does the server speak https on that port? for plain HTTP use http://)"
         return "could not connect (is the connector running and the URL right?)"
     if isinstance(exc, httpx.RemoteProtocolError):
         return "the server closed the connection or broke the HTTP protocol"
+    if isinstance(exc, httpx.NetworkError):
+        return "the connection failed while talking to the server"
+    if isinstance(exc, httpx.LocalProtocolError):
+        # h11's text quotes the offending header value, which may be the API key.
+        return "the request could not be sent (an invalid header, such as an API key with control characters)"
     return printable(type(exc).__name__ + (f": {exc}" if str(exc) else ""))

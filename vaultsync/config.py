@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,9 @@ def read_key_file(path: str) -> str:
     return key
 
 
+_HEADER_SAFE = re.compile(r"[\x20-\x7e]+")
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -69,9 +73,24 @@ def resolve(flags: Flags, target: Target, env: Mapping[str, str], where: str) ->
         raise UsageError(
             f"{where}: no management API URL: use --url, set EDC_MANAGEMENT_URL, or add target.url to the file"
         )
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise UsageError(f"{where}: the management API URL is malformed") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{where}: the management API URL must be http:// or https:// with a host")
+    if parts.username is not None or parts.password is not None:
+        # It would be printed in plans and errors and saved in plan files.
+        raise UsageError(
+            f"{where}: the management API URL must not hold a user name or password; "
+            "give the API key with --api-key-file or EDC_API_KEY"
+        )
+    if parts.query or parts.fragment:
+        raise UsageError(f"{where}: the management API URL must not have a query (?...) or fragment (#...)")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        raise UsageError(f"{where}: the management API URL has an invalid port") from None
     api_version = flags.api_version or env.get("EDC_API_VERSION") or target.api_version or "v3"
     if api_version not in ("v3", "v4"):
         raise UsageError(f"{where}: API version must be v3 or v4 (EDC_API_VERSION)")
@@ -87,6 +106,16 @@ def resolve(flags: Flags, target: Target, env: Mapping[str, str], where: str) ->
             )
     else:
         key = None
+    if key is not None and not _HEADER_SAFE.fullmatch(key):
+        source = (
+            f"--api-key-file {flags.api_key_file}"
+            if flags.api_key_file
+            else ("EDC_API_KEY" if env.get("EDC_API_KEY") else str(target.api_key_env))
+        )
+        raise UsageError(
+            f"{where}: the API key from {source} holds characters an HTTP header cannot carry "
+            "(only printable ASCII is allowed; no line breaks, tabs or control characters)"
+        )
     warnings: list[str] = []
     if flags.insecure and parts.scheme == "https":
         warnings.append("--insecure: TLS certificates are NOT verified; anyone on the path can read the secrets")

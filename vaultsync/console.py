@@ -11,12 +11,18 @@ STYLES = {"green": "32", "yellow": "33", "red": "31", "magenta": "35", "bold": "
 
 
 def wants_color(stream: TextIO, no_color_flag: bool) -> bool:
+    """Colour only on a terminal, never with --no-color, a non-empty NO_COLOR (no-color.org) or TERM=dumb."""
     if no_color_flag or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
-    return stream.isatty()
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream is not a terminal
+        return False
 
 
 class Console:
+    """``color`` styles results (stdout); ``err_color`` diagnostics (stderr), since either may be piped alone."""
+
     def __init__(
         self,
         *,
@@ -24,17 +30,17 @@ class Console:
         quiet: bool = False,
         out: TextIO | None = None,
         err: TextIO | None = None,
+        err_color: bool | None = None,
     ):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.color = color
+        self.err_color = color if err_color is None else err_color
         self.quiet = quiet
 
     def style(self, text: str, *names: str) -> str:
-        if not self.color or not names:
-            return text
-        codes = ";".join(STYLES[n] for n in names)
-        return f"\x1b[{codes}m{text}\x1b[0m"
+        """``text`` styled for stdout (plain unless stdout is a colour terminal)."""
+        return _styled(text, names) if self.color else text
 
     def result(self, text: str) -> None:
         """Program output (plans, lists): stdout, never silenced."""
@@ -48,12 +54,20 @@ class Console:
             self.err.flush()
 
     def warn(self, text: str) -> None:
-        self.err.write(self.style("Warning: ", "yellow", "bold") + text + "\n")
+        prefix = _styled("Warning: ", ("yellow", "bold")) if self.err_color else "Warning: "
+        self.err.write(prefix + text + "\n")
         self.err.flush()
 
     def error(self, text: str) -> None:
-        self.err.write(self.style("Error: ", "red", "bold") + text + "\n")
+        prefix = _styled("Error: ", ("red", "bold")) if self.err_color else "Error: "
+        self.err.write(prefix + text + "\n")
         self.err.flush()
+
+
+def _styled(text: str, names: tuple[str, ...]) -> str:
+    if not names:
+        return text
+    return f"\x1b[{';'.join(STYLES[n] for n in names)}m{text}\x1b[0m"
 
 
 class Progress:

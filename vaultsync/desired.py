@@ -10,7 +10,9 @@ text, which quotes the offending instance and so could quote a secret.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
@@ -29,6 +31,10 @@ MAX_JSON_DEPTH = 64
 ENTRY_KEYS: tuple[SourceKind, ...] = ("value", "fromEnv", "fromFile", "json")
 _SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _BLANK = re.compile(r"^\s*$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_MESSAGE = (
+    "contains an unpaired UTF-16 surrogate escape (such as \\ud800): it is not text and cannot be sent as UTF-8"
+)
 
 
 class _Object(dict[str, Any]):
@@ -47,8 +53,20 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> _Object:
     return obj
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+class _Constant(str):
+    """NaN / Infinity as the lenient parser read them: refused after parsing, with their place."""
+
+
+def _constants(doc: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc, ())]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, _Constant):
+            yield where, str(node)
+        elif isinstance(node, dict):
+            stack.extend((v, (*where, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*where, i)) for i, v in enumerate(node))
 
 
 def describe_key(key: str) -> str:
@@ -99,13 +117,26 @@ def _parse(path: str, data: bytes) -> Any:
     if not text.strip():
         raise InputError([Problem(path, 'file is empty; expected a JSON object with "version" and "secrets"')])
     try:
-        return json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+        doc = json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_Constant)
     except json.JSONDecodeError as exc:
         raise InputError([Problem(f"{path}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")]) from None
-    except ValueError as exc:  # NaN / Infinity
-        raise InputError([Problem(path, f"invalid JSON: {exc}")]) from None
+    except ValueError:  # an integer beyond Python's 4300-digit conversion limit
+        huge = re.search(r"\d{4301,}", text)
+        line, col = _line_col(data, len(text[: huge.start()].encode("utf-8"))) if huge else (1, 1)
+        raise InputError(
+            [Problem(f"{path}:{line}:{col}", "invalid JSON: a number with more than 4300 digits cannot be read")]
+        ) from None
     except RecursionError:
         raise InputError([Problem(path, "invalid JSON: nested too deeply")]) from None
+    constants = sorted(_constants(doc), key=lambda item: [str(p) for p in item[0]])
+    if constants:
+        raise InputError(
+            [
+                Problem(f"{path}: {json_path(where)}", f"invalid JSON: {name} is not a JSON number (JSON has none)")
+                for where, name in constants
+            ]
+        )
+    return doc
 
 
 def _depth_exceeds(doc: Any, limit: int) -> bool:
@@ -130,6 +161,29 @@ def _duplicates(doc: Any, parts: tuple[str | int, ...] = ()) -> Iterator[Problem
                 what = "duplicate alias" if where == ("secrets",) else "duplicate key"
                 yield Problem(json_path(where), f"{what} {json.dumps(key)}: a JSON object must not repeat a key")
             stack.extend((v, (*where, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*where, i)) for i, v in enumerate(node))
+
+
+def _unencodable(text: str) -> bool:
+    """A string holding an unpaired surrogate (a lone ``\\ud800`` escape in JSON, or an undecodable
+    byte in an environment variable) cannot be sent: HTTP bodies and paths are UTF-8."""
+    return _SURROGATE.search(text) is not None
+
+
+def _surrogates(doc: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(place, message) for every key or string in ``doc`` that cannot be encoded as UTF-8."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc, ())]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str) and _unencodable(node):
+            yield where, _SURROGATE_MESSAGE
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if _unencodable(key):
+                    yield (*where, key), "the key contains an unpaired UTF-16 surrogate escape and cannot be sent"
+                else:
+                    stack.append((value, (*where, key)))
         elif isinstance(node, list):
             stack.extend((v, (*where, i)) for i, v in enumerate(node))
 
@@ -181,13 +235,23 @@ def _read_file_value(base: Path, ref: str) -> tuple[str | None, str | None]:
     """(value, problem) for a ``fromFile`` reference."""
     target = base / ref
     try:
-        data = target.read_bytes()
+        with target.open("rb") as handle:
+            # Only regular files: a FIFO or a device (/dev/zero, /dev/stdin) would block or never end.
+            if stat.S_ISDIR(os.fstat(handle.fileno()).st_mode):
+                return None, f"{json.dumps(ref)} is a directory, not a file"
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None, f"{json.dumps(ref)} is not a regular file"
+            data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         return None, f"file {json.dumps(ref)} does not exist (looked in {base})"
     except IsADirectoryError:
         return None, f"{json.dumps(ref)} is a directory, not a file"
     except OSError as exc:
         return None, f"cannot read {json.dumps(ref)}: {exc.strerror}"
+    except ValueError:  # a NUL character in the path
+        return None, f"{json.dumps(ref)} is not a usable file path"
+    if len(data) > MAX_FILE_BYTES:
+        return None, f"{json.dumps(ref)} is larger than {MAX_FILE_BYTES} bytes"
     if b"\x00" in data:
         return (
             None,
@@ -223,6 +287,8 @@ def _resolve(
             return None, [("fromEnv", f"environment variable {ref} is not set")]
         if _BLANK.match(value):
             return None, [("fromEnv", f"environment variable {ref} is empty: EDC refuses an empty or blank value")]
+        if _unencodable(value):
+            return None, [("fromEnv", f"environment variable {ref} is not valid UTF-8 text")]
         return DesiredSecret(alias, kind, value, description), []
     value_or_none, problem = _read_file_value(base, ref)
     if problem is not None or value_or_none is None:
@@ -244,6 +310,8 @@ def parse_desired(
     """
     doc = _parse(path, data)
     problems = [Problem(f"{path}: {p.where}", p.message) for p in _duplicates(doc)]
+    unsendable = sorted(_surrogates(doc), key=lambda item: [str(p) for p in item[0]])
+    problems += [Problem(f"{path}: {json_path(parts)}", msg) for parts, msg in unsendable]
     located = _schema_problems(doc)
     problems += [Problem(f"{path}: {json_path(parts)}", msg) for parts, msg in located]
     if not isinstance(doc, dict) or not isinstance(doc.get("secrets"), dict):
@@ -251,7 +319,7 @@ def parse_desired(
             raise InputError(problems)
         raise InputError([Problem(path, 'no "secrets" object')])
 
-    broken_aliases = {parts[1] for parts, _ in located if len(parts) >= 2 and parts[0] == "secrets"}
+    broken_aliases = {parts[1] for parts, _ in [*located, *unsendable] if len(parts) >= 2 and parts[0] == "secrets"}
     reserved_set = frozenset(reserved)
     base = base_dir if base_dir is not None else Path(path).resolve().parent
     secrets: dict[str, DesiredSecret] = {}

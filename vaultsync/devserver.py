@@ -12,8 +12,10 @@ real sockets.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import sys
 import threading
 import time
 import uuid
@@ -39,9 +41,23 @@ V3_RESPONSE_CONTEXT = {
 
 @dataclass
 class Fault:
-    """One injected failure. ``action``: a status code to answer with, "drop" (close the
-    connection without answering), "drop-after" (perform the request, then drop the answer),
-    "html" (a proxy's HTML error page), "truncated" (cut JSON), "redirect", or "delay"."""
+    """One injected failure for the next ``times`` requests matching ``method`` and ``alias``.
+
+    ``alias`` is a glob ("app-*"); for POST and PUT it is matched against the body's ``@id``.
+    ``action`` says what happens (``delay`` seconds first, whatever the action):
+
+    - a status code: answer with it (EDC's JSON error body for a 4xx, empty for a 5xx, or
+      ``body``), adding ``Retry-After: retry_after`` when given; the request is not performed
+    - "drop": close the connection without answering; not performed
+    - "drop-after": perform the request, then close without answering (a lost answer)
+    - "cut": perform the request, then send half of the answer and close
+    - "truncated": perform the request, then answer 200 with cut-off JSON
+    - "html": a proxy's 502 HTML error page; not performed
+    - "no-value": answer 200 with a Secret document that has no value; not performed
+    - "echo": answer 400 ValidationFailure quoting the sent value (as a careless server might)
+    - "redirect": 302 to a login page; not performed
+    - "delay": only the delay, then the normal answer
+    """
 
     action: str | int
     method: str | None = None
@@ -49,15 +65,25 @@ class Fault:
     times: int = 1
     delay: float = 0.0
     retry_after: str | None = None
+    body: str | None = None
+    content_type: str = "application/json"
 
     def matches(self, method: str, alias: str | None) -> bool:
-        return (self.method is None or self.method == method) and (self.alias is None or self.alias == alias)
+        if self.method is not None and self.method != method:
+            return False
+        return self.alias is None or (alias is not None and fnmatch.fnmatchcase(alias, self.alias))
 
 
 @dataclass
 class Faults:
+    """The queue of pending faults; ``hits`` counts the requests a fault was applied to."""
+
     queue: deque[Fault] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    hits: int = 0
+
+    def __post_init__(self) -> None:
+        self._changed = threading.Condition(self.lock)
 
     def add(self, fault: Fault) -> None:
         with self.lock:
@@ -70,12 +96,39 @@ class Faults:
                     fault.times -= 1
                     if fault.times <= 0:
                         self.queue.remove(fault)
+                    self.hits += 1
+                    self._changed.notify_all()
                     return fault
         return None
+
+    def wait_for_hits(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until ``count`` requests met a fault (e.g. are inside a delay); False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.hits >= count, timeout)
 
     def clear(self) -> None:
         with self.lock:
             self.queue.clear()
+
+
+def _body_id(body: bytes) -> str | None:
+    """The ``@id`` of a POST/PUT body, so faults can target one alias's writes."""
+    try:
+        doc = json.loads(body or b"null")
+    except ValueError:
+        return None
+    alias = doc.get("@id") if isinstance(doc, dict) else None
+    return alias if isinstance(alias, str) else None
+
+
+def _body_value(body: bytes) -> Any:
+    try:
+        doc = json.loads(body or b"null")
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    return next((doc[k] for k in VALUE_KEYS if k in doc), None)
 
 
 class Vault:
@@ -293,43 +346,81 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = Request(self.command, raw_path, headers, body)
         route = SecretsApi.route(raw_path)
-        fault = self.server.faults.take(self.command, route[1] if route else None)
+        alias = route[1] if route else None
+        if alias is None and self.command in ("POST", "PUT"):
+            alias = _body_id(body)
+        fault = self.server.faults.take(self.command, alias)
         if fault is not None and self._inject(fault, request):
             return
         status, doc = self.server.api.handle(request)
         self.server.record(self.command, raw_path, status)
-        if fault is not None and fault.action == "drop-after":
-            self.close_connection = True
-            self.connection.shutdown(2)
+        if fault is not None and self._spoil(fault, status, doc):
             return
         self._send(status, doc)
 
+    def _drop(self) -> None:
+        self.close_connection = True
+        self.connection.shutdown(2)
+
     def _inject(self, fault: Fault, request: Request) -> bool:
-        """Apply ``fault``; True when the answer was already given (or withheld)."""
+        """Apply ``fault`` before the request is performed; True when it was answered (or dropped).
+
+        Injected answers are recorded in the request log too (status 0: dropped).
+        """
         if fault.delay:
             time.sleep(fault.delay)
+        if fault.action in ("delay", "drop-after", "cut", "truncated"):
+            return False  # performed normally; _spoil may mangle the answer
+        record = self.server.record
         if fault.action == "drop":
-            self.close_connection = True
-            self.connection.shutdown(2)
-            return True
-        if fault.action == "html":
-            self._send_raw(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+            record(request.method, request.path, 0)
+            self._drop()
+        elif fault.action == "html":
+            record(request.method, request.path, 502)
+            self._send_raw(502, b"<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>", "text/html")
+        elif fault.action == "no-value":
+            record(request.method, request.path, 200)
+            self._send(200, {"@id": "x", "@type": "Secret", "@context": V3_RESPONSE_CONTEXT})
+        elif fault.action == "echo":
+            value = _body_value(request.body)
+            record(request.method, request.path, 400)
+            self._send(400, _error(f"value {value} is not acceptable", "ValidationFailure", EDC_NS + "value", value))
+        elif fault.action == "redirect":
+            record(request.method, request.path, 302)
+            self._send_raw(302, b"", "text/plain", {"Location": "https://login.example.invalid/sso"})
+        elif isinstance(fault.action, int):
+            extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            if fault.body is not None:
+                body = fault.body.encode("utf-8")
+            elif fault.action >= 500:
+                body = b""
+            else:
+                body = json.dumps(_error("injected fault", "InvalidRequest")).encode()
+            record(request.method, request.path, fault.action)
+            self._send_raw(fault.action, body, fault.content_type, extra)
+        else:
+            raise ValueError(f"unknown fault action {fault.action!r}")
+        return True
+
+    def _spoil(self, fault: Fault, status: int, doc: Any) -> bool:
+        """Mangle the answer of a performed request; True when the answer was handled."""
+        if fault.action == "drop-after":
+            self._drop()
             return True
         if fault.action == "truncated":
             self._send_raw(200, b'{"@id": "x", "value": "abc', "application/json")
             return True
-        if fault.action == "redirect":
-            self.send_response(302)
-            self.send_header("Location", "https://login.example.invalid/sso")
-            self.send_header("Content-Length", "0")
+        if fault.action == "cut":
+            body = json.dumps(doc).encode("utf-8") if doc is not None else b'{"@id": "x", "@type": "IdResponse"}'
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self._drop()
             return True
-        if isinstance(fault.action, int):
-            extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            body = b"" if fault.action >= 500 else json.dumps(_error("injected fault", "InvalidRequest")).encode()
-            self._send_raw(fault.action, body, "application/json", extra)
-            return True
-        return False  # "delay" and "drop-after": go on to the real handler
+        return False
 
     def _send(self, status: int, doc: Any) -> None:
         body = b"" if doc is None else json.dumps(doc).encode("utf-8")
@@ -356,9 +447,17 @@ class DevServer(ThreadingHTTPServer):
     def __init__(self, host: str, port: int, api_key: str | None = None, data_file: Path | None = None) -> None:
         self.api = SecretsApi(Vault(data_file), api_key)
         self.faults = Faults()
-        self.requests: list[tuple[str, str, int]] = []  # (method, raw path, status), for tests
+        # (method, raw path, status) of every request, injected answers included (0: dropped), for tests
+        self.requests: list[tuple[str, str, int]] = []
         self._log_lock = threading.Lock()
         super().__init__((host, port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (its timeout, an injected delay or drop) is not the server's problem:
+        # no traceback on stderr for it.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     def record(self, method: str, path: str, status: int) -> None:
         with self._log_lock:
@@ -376,7 +475,10 @@ class DevServer(ThreadingHTTPServer):
         return self.api.vault.secrets
 
     def start_background(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="vaultsync-dev-server", daemon=True)
+        # A short poll interval: stop() waits up to one interval, and tests start hundreds of servers.
+        thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="vaultsync-dev-server", daemon=True
+        )
         thread.start()
         return thread
 

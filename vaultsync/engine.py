@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TypeVar
 
 from vaultsync.client import EdcClient
-from vaultsync.errors import VaultsyncError
+from vaultsync.errors import Interrupted, VaultsyncError
 from vaultsync.model import DesiredSecret
 from vaultsync.plan import Action, Change, Outcome
 
@@ -52,11 +52,21 @@ async def run_bounded(
 
 
 async def read_values(
-    client: EdcClient, aliases: Iterable[str], parallelism: int, progress: Progress | None = None
+    client: EdcClient,
+    aliases: Iterable[str],
+    parallelism: int,
+    progress: Progress | None = None,
+    *,
+    stop: asyncio.Event | None = None,
 ) -> dict[str, str | None]:
-    """GET each alias once. Raises the first error: a plan on partial knowledge is no plan."""
+    """GET each alias once. Raises the first error: a plan on partial knowledge is no plan.
+
+    When ``stop`` is set no further GET starts and Interrupted is raised once those in flight end.
+    """
     ordered = list(aliases)
-    results = await run_bounded(ordered, client.get, parallelism, progress=progress)
+    results = await run_bounded(ordered, client.get, parallelism, stop=stop, progress=progress)
+    if len(results) < len(ordered):
+        raise Interrupted("interrupted while reading the vault; nothing was written")
     observed: dict[str, str | None] = {}
     for index, alias in enumerate(ordered):
         result = results[index]

@@ -54,7 +54,7 @@ def parse_lock(raw: str) -> LockInfo | None:
             str(doc["started"]),
             str(doc["operation"]),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
@@ -69,7 +69,8 @@ async def acquire(client: EdcClient, alias: str, operation: str) -> LockInfo:
         who = holder.describe() if holder else "an unknown holder (the lock alias holds something else)"
         raise LockHeldError(
             f"the vault is locked by {who}. If that run is gone, remove the lock with "
-            f"`vaultsync force-unlock {holder.id if holder else 'LOCK_ID'}`"
+            f"`vaultsync force-unlock {printable(holder.id) if holder else 'LOCK_ID'} FILE` "
+            "(FILE: your desired-state file)"
         ) from None
     return info
 

@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -93,21 +94,49 @@ def load_all(rt: Runtime, files: Sequence[str]) -> list[DesiredState]:
 
 
 def prepare(rt: Runtime, files: Sequence[str]) -> list[Target]:
+    """Validate every file and resolve every connection, all before the first request."""
     if rt.flags.state_file and len(files) > 1:
         raise UsageError("--state-file holds the state of one connector; give one desired-state file with it")
-    targets = [Target(d, resolve(rt.flags, d.target, rt.env, d.path)) for d in load_all(rt, files)]
+    problems: list[Problem] = []
+    targets = []
+    for desired in load_all(rt, files):
+        try:
+            targets.append(Target(desired, resolve(rt.flags, desired.target, rt.env, desired.path)))
+        except InputError as exc:  # e.g. an unset apiKeyEnv: report every file's, not just the first
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
     seen: dict[str, str] = {}
     for t in targets:
-        if t.conn.url in seen:
-            raise UsageError(
-                f"{t.desired.path} and {seen[t.conn.url]} target the same connector ({t.conn.url}); "
-                "their states would overwrite each other: keep one desired-state file per connector"
+        key = _same_connector_key(t.conn.url)
+        if key in seen:
+            overridden = rt.flags.url or rt.env.get("EDC_MANAGEMENT_URL")
+            why = (
+                " (--url or EDC_MANAGEMENT_URL overrides every file's target.url; unset it to use each file's own)"
+                if overridden
+                else ""
             )
-        seen[t.conn.url] = t.desired.path
+            raise UsageError(
+                f"{printable(t.desired.path)} and {printable(seen[key])} target the same connector "
+                f"({printable(t.conn.url)}){why}; their states would overwrite each other: "
+                "keep one desired-state file per connector"
+            )
+        seen[key] = t.desired.path
     for t in targets:
         for warning in t.conn.warnings:
             rt.console.warn(warning)
     return targets
+
+
+def _same_connector_key(url: str) -> str:
+    """A URL compared as the same connector whatever its spelling: scheme and host case, default port, slash."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # resolve() refuses such URLs; compare them as written
+        return url
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
 
 
 @dataclass
@@ -134,7 +163,7 @@ async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: 
     aliases = sorted(target.desired.secrets.keys() | loaded.record.managed.keys())
     progress = rt.progress(f"reading {target.desired.path}", len(aliases))
     try:
-        observed = await read_values(client, aliases, rt.flags.parallelism, progress)
+        observed = await read_values(client, aliases, rt.flags.parallelism, progress, stop=rt.stop)
     finally:
         progress.close()
     plan = diff(target.desired.secrets, observed, loaded.record.managed.keys(), adopt=adopt)
@@ -175,6 +204,12 @@ async def stop_on_signals(rt: Runtime) -> AsyncIterator[asyncio.Event]:
     def on_signal() -> None:
         if not stop.is_set():
             rt.console.warn("interrupted: finishing the calls in flight, then recording state and releasing the lock")
+        else:  # a second Ctrl-C does not abandon the record of what was done
+            rt.console.warn(
+                "still finishing the calls in flight (each bounded by --timeout and --max-retries). "
+                "If you must, kill -9 is safe: the vault is never half-written; remove the lock it leaves "
+                "with `vaultsync force-unlock` and apply again"
+            )
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -197,10 +232,26 @@ async def locked(rt: Runtime, client: EdcClient, operation: str) -> AsyncIterato
         try:
             await vlock.release(client, rt.flags.lock_alias, info)
         except VaultsyncError as exc:
-            rt.console.error(f"could not release the lock ({exc}); remove it with `vaultsync force-unlock {info.id}`")
+            rt.console.error(
+                f"could not release the lock ({exc}); remove it with `vaultsync force-unlock {info.id} FILE`"
+            )
 
 
-async def _execute_and_record(rt: Runtime, planned: Planned, client: EdcClient, stop: asyncio.Event) -> list[Outcome]:
+def _state_differs(planned: Planned, managed: Mapping[str, str]) -> bool:
+    """Whether ``managed`` must be written: it differs, or the fingerprint key is not stored yet."""
+    return dict(managed) != dict(planned.loaded.record.managed) or (not planned.loaded.key_in_vault and bool(managed))
+
+
+def _needs_apply(planned: Planned) -> bool:
+    """Writes to make, or a state to record (adoptions, forgotten aliases, fingerprints of no-ops
+    whose value changed by hand to what the file wants: apply acknowledges that drift)."""
+    return planned.plan.has_changes or _state_differs(planned, _next_managed(planned, []))
+
+
+async def _execute_and_record(
+    rt: Runtime, planned: Planned, client: EdcClient, stop: asyncio.Event
+) -> tuple[list[Outcome], bool]:
+    """Make the writes, then record exactly what succeeded. Returns the outcomes and whether state was written."""
     writes = [c for c in planned.plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
     progress = rt.progress(f"applying {planned.target.desired.path}", len(writes))
     try:
@@ -210,9 +261,23 @@ async def _execute_and_record(rt: Runtime, planned: Planned, client: EdcClient, 
     finally:
         progress.close()
     managed = _next_managed(planned, outcomes)
-    if managed != dict(planned.loaded.record.managed) or (not planned.loaded.key_in_vault and managed):
-        await rt.store(client).save(planned.loaded, planned.loaded.record.with_managed(managed))
-    return outcomes
+    if not _state_differs(planned, managed):
+        return outcomes, False
+    store = rt.store(client)
+    try:
+        await store.save(planned.loaded, planned.loaded.record.with_managed(managed))
+    except VaultsyncError as exc:
+        # The writes happened; say which, since the outcome list is never printed after this.
+        done = [printable(f"{o.action} {o.alias}") for o in outcomes if o.ok]
+        made = ", ".join(done[:10]) + (f" and {len(done) - 10} more" if len(done) > 10 else "")
+        aftermath = (
+            f"These changes WERE made in the vault: {made}. The next apply finds them there and records them "
+            "(created or updated secrets that match the file are adopted, deleted ones forgotten)."
+            if done
+            else "No secret was written; apply again."
+        )
+        raise VaultsyncError(f"the state could not be recorded in {store.location}: {exc}. {aftermath}") from None
+    return outcomes, True
 
 
 @dataclass
@@ -220,23 +285,28 @@ class ApplyResult:
     reports: list[PlanReport]
     outcomes: list[tuple[str, list[Outcome]]]
     interrupted: bool = False
+    state_written: bool = False
 
     @property
     def failed(self) -> bool:
         return any(o.status != "done" for _, outs in self.outcomes for o in outs)
 
 
-def _refuse_unsafe(planned: Sequence[Planned], allow_mass_delete: bool) -> None:
+def _refuse_unsafe(planned: Sequence[Planned], allow_mass_delete: Sequence[bool], *, saved: bool = False) -> None:
+    """Refuse the whole apply while a conflict remains or a target deletes too much (unless allowed)."""
+    adopt_hint = (
+        "plan again with --adopt (vaultsync plan FILE --adopt --out PLANFILE)" if saved else "apply with --adopt"
+    )
     reasons = []
-    for p in planned:
+    for p, allowed in zip(planned, allow_mass_delete, strict=True):
         if p.plan.conflicts:
             names = ", ".join(printable(c.alias) for c in p.plan.conflicts[:10])
             reasons.append(
                 f"{p.target.desired.path}: {len(p.plan.conflicts)} conflict(s) ({names}): these secrets exist in "
                 "the vault with other values and are not managed. Import them (vaultsync import FILE ALIAS...) "
-                "or apply with --adopt to overwrite them"
+                f"or {adopt_hint} to overwrite them"
             )
-        if p.guard and not allow_mass_delete:
+        if p.guard and not allowed:
             reasons.append(f"{p.target.desired.path}: {p.guard}; pass --allow-mass-delete if that is intended")
     if reasons:
         raise UsageError("apply refused, nothing was written:\n  " + "\n  ".join(reasons))
@@ -264,9 +334,9 @@ async def apply_files(
                 raise Interrupted("interrupted before anything was written")
         reports = [p.report() for p, _ in planned]
         show(reports)
-        _refuse_unsafe([p for p, _ in planned], allow_mass_delete)
+        _refuse_unsafe([p for p, _ in planned], [allow_mass_delete] * len(planned))
         result = ApplyResult(reports, [])
-        if not any(p.plan.has_changes or p.plan.state_changes for p, _ in planned):
+        if not any(_needs_apply(p) for p, _ in planned):
             return result
         needs_approval = confirm is not None and any(p.plan.has_changes for p, _ in planned)
         question = "Do you want to apply these changes? Only 'yes' will be accepted: "
@@ -275,7 +345,8 @@ async def apply_files(
                 raise Interrupted("apply cancelled, nothing was written")
             raise UsageError("apply cancelled, nothing was written")
         for p, client in planned:
-            outcomes = await _execute_and_record(rt, p, client, stop)
+            outcomes, written = await _execute_and_record(rt, p, client, stop)
+            result.state_written |= written
             result.outcomes.append((p.target.desired.path, outcomes))
             show_outcomes(p.target.desired.path, outcomes)
         result.interrupted = stop.is_set()
@@ -289,8 +360,13 @@ def _fingerprints(key: bytes, values: Mapping[str, str | None]) -> dict[str, str
     return {a: (fingerprint(key, a, v) if v is not None else None) for a, v in values.items()}
 
 
-async def plan_files(rt: Runtime, targets: Sequence[Target], *, adopt: bool, out: str | None) -> list[PlanReport]:
-    """Read-only (except that ``--out`` stores the fingerprint key on first use)."""
+async def plan_files(
+    rt: Runtime, targets: Sequence[Target], *, adopt: bool, out: str | None, allow_mass_delete: bool = False
+) -> list[PlanReport]:
+    """Read-only (except that ``--out`` stores the fingerprint key on first use).
+
+    ``adopt`` and ``allow_mass_delete`` are recorded in the saved plan: what was reviewed is what applies.
+    """
     saved: list[planfile.SavedTarget] = []
     reports = []
     for target in targets:
@@ -299,7 +375,7 @@ async def plan_files(rt: Runtime, targets: Sequence[Target], *, adopt: bool, out
             reports.append(planned.report())
             if out is not None:
                 await rt.store(client).ensure_key(planned.loaded)
-                saved.append(_saved_target(rt, planned))
+                saved.append(_saved_target(rt, planned, adopt=adopt, allow_mass_delete=allow_mass_delete))
     if out is not None:
         from vaultsync.statestore import write_atomically
 
@@ -307,7 +383,7 @@ async def plan_files(rt: Runtime, targets: Sequence[Target], *, adopt: bool, out
     return reports
 
 
-def _saved_target(rt: Runtime, planned: Planned) -> planfile.SavedTarget:
+def _saved_target(rt: Runtime, planned: Planned, *, adopt: bool, allow_mass_delete: bool) -> planfile.SavedTarget:
     key = planned.loaded.key
     secrets = planned.target.desired.secrets
     return planfile.SavedTarget(
@@ -322,7 +398,8 @@ def _saved_target(rt: Runtime, planned: Planned) -> planfile.SavedTarget:
         read=_fingerprints(key, planned.observed),
         desired={a: fingerprint(key, a, s.value) for a, s in secrets.items()},
         plan=planned.plan,
-        adopt=any(c.adopt and c.action is Action.UPDATE for c in planned.plan.changes),
+        adopt=adopt,
+        allow_mass_delete=allow_mass_delete,
     )
 
 
@@ -338,14 +415,22 @@ async def apply_saved(
     saved_targets = planfile.decode(data, path)
     prepared = []
     for saved in saved_targets:
+        given = rt.flags.state_file
+        if given and str(Path(given).resolve()) != saved.state_file:
+            where = f"the state file {saved.state_file}" if saved.state_file else f"the vault alias {saved.state_alias}"
+            raise UsageError(
+                f"{path} was planned against {where}, not --state-file {given}; a saved plan uses the state it "
+                "was planned against (drop --state-file, or plan again with it). Nothing was written."
+            )
         desired = load_all(Runtime(_flags_for(rt.flags, saved), rt.env, rt.console), [saved.desired_path])[0]
         configured = rt.flags.url or rt.env.get("EDC_MANAGEMENT_URL")
-        if configured and configured.rstrip("/") != saved.url:
+        if configured and _same_connector_key(configured) != _same_connector_key(saved.url):
             raise StalePlanError(
                 f"{path}: the saved plan is stale: it was made for {saved.url}, not {configured.rstrip('/')}; "
                 "nothing was written"
             )
-        flags = _flags_for(rt.flags, saved)
+        # Applied to the URL saved in it, even when none is configured now.
+        flags = replace(_flags_for(rt.flags, saved), url=saved.url)
         conn = resolve(flags, desired.target, rt.env, desired.path)
         conn = Connection(saved.url, conn.api_key, saved.api_version, conn.warnings)
         prepared.append((saved, Target(desired, conn), flags))
@@ -357,30 +442,35 @@ async def apply_saved(
             client = await stack.enter_async_context(trt.client(target.conn))
             await stack.enter_async_context(locked(trt, client, f"apply {path}"))
             loaded = await trt.store(client).load()
-            observed = await read_values(client, sorted(saved.read), flags.parallelism)
+            observed = await read_values(client, sorted(saved.read), flags.parallelism, stop=stop)
             key = loaded.key
-            reasons = planfile.staleness(
-                saved,
-                url=target.conn.url,
-                lineage=loaded.record.lineage,
-                serial=loaded.record.serial,
-                read_now=_fingerprints(key, observed),
-                desired_now={a: fingerprint(key, a, s.value) for a, s in target.desired.secrets.items()},
-            )
-            if reasons or not loaded.key_in_vault:
+            if not loaded.key_in_vault:  # a fresh key: every fingerprint would differ, say why instead
+                reasons = [f"the fingerprint key is gone from the vault alias {flags.state_alias}"]
+            else:
+                reasons = planfile.staleness(
+                    saved,
+                    url=target.conn.url,
+                    lineage=loaded.record.lineage,
+                    serial=loaded.record.serial,
+                    read_now=_fingerprints(key, observed),
+                    desired_now={a: fingerprint(key, a, s.value) for a, s in target.desired.secrets.items()},
+                )
+            if reasons:
                 raise StalePlanError(
                     f"{path}: the saved plan is stale, nothing was written: "
-                    + "; ".join(reasons or ["no state key"])
+                    + "; ".join(reasons)
                     + ". Run `vaultsync plan --out` again."
                 )
             planned = Planned(target, loaded, observed, saved.plan, unsafe_deletes(saved.plan))
             ready.append((planned, client, trt))
         reports = [p.report() for p, _, _ in ready]
         show(reports)
-        _refuse_unsafe([p for p, _, _ in ready], allow_mass_delete)
+        allowed = [allow_mass_delete or saved.allow_mass_delete for saved, _, _ in prepared]
+        _refuse_unsafe([p for p, _, _ in ready], allowed, saved=True)
         result = ApplyResult(reports, [])
         for planned, client, trt in ready:
-            outcomes = await _execute_and_record(trt, planned, client, stop)
+            outcomes, written = await _execute_and_record(trt, planned, client, stop)
+            result.state_written |= written
             result.outcomes.append((planned.target.desired.path, outcomes))
             show_outcomes(planned.target.desired.path, outcomes)
         result.interrupted = stop.is_set()
@@ -388,8 +478,6 @@ async def apply_saved(
 
 
 def _flags_for(flags: Flags, saved: planfile.SavedTarget) -> Flags:
-    from dataclasses import replace
-
     return replace(flags, state_file=saved.state_file, state_alias=saved.state_alias, lock_alias=saved.lock_alias)
 
 

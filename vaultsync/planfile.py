@@ -34,7 +34,8 @@ class SavedTarget:
     read: Mapping[str, str | None]  # alias -> fingerprint of the vault value when planned (None: absent)
     desired: Mapping[str, str]  # alias -> fingerprint of the desired value when planned
     plan: Plan
-    adopt: bool
+    adopt: bool  # planned with --adopt (conflicts became updates)
+    allow_mass_delete: bool = False  # planned with --allow-mass-delete: the reviewed plan may delete that much
 
 
 def _change_doc(change: Change) -> dict[str, Any]:
@@ -67,6 +68,7 @@ def encode(targets: list[SavedTarget]) -> str:
                 },
                 "lock_alias": t.lock_alias,
                 "adopt": t.adopt,
+                "allow_mass_delete": t.allow_mass_delete,
                 "managed_before": t.plan.managed_before,
                 "read": dict(sorted(t.read.items())),
                 "desired": dict(sorted(t.desired.items())),
@@ -89,7 +91,7 @@ def decode(data: bytes, where: str) -> list[SavedTarget]:
 
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise bad("not a readable saved plan (invalid JSON)") from None
     if not isinstance(doc, dict) or doc.get("format") != PLAN_FORMAT:
         raise bad("not a vaultsync saved plan")
@@ -124,6 +126,7 @@ def decode(data: bytes, where: str) -> list[SavedTarget]:
                     desired={str(k): str(v) for k, v in t["desired"].items()},
                     plan=Plan(changes, managed_before=int(t.get("managed_before", 0))),
                     adopt=bool(t.get("adopt", False)),
+                    allow_mass_delete=bool(t.get("allow_mass_delete", False)),
                 )
             )
     except (KeyError, TypeError, ValueError, AttributeError):

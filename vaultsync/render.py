@@ -6,7 +6,6 @@ see a value (none reaches them: plans hold aliases and actions only).
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -111,7 +110,9 @@ def text_plan(console: Console, reports: Sequence[PlanReport], *, show_unchanged
             lines.append(f"{len(plan.conflicts)} in conflict.")
         lines.append("")
     if len(reports) > 1:
-        lines.append(summary_line(total_summary(reports), prefix=f"All {len(reports)} connectors"))
+        total = total_summary(reports)
+        line = summary_line(total, prefix=f"All {len(reports)} connectors")
+        lines.append(line + (f" {total['conflict']} in conflict." if total["conflict"] else ""))
     return "\n".join(lines).rstrip("\n")
 
 
@@ -147,72 +148,174 @@ def json_plan(reports: Sequence[PlanReport]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
+# -- Markdown (pull-request comments) ---------------------------------------------------------
+
+# GitHub refuses a comment body over 65,535 characters. The default budget stays below it by
+# enough for the marker and footer a CI job typically wraps around the plan (examples/ci/).
+MARKDOWN_BUDGET = GITHUB_COMMENT_LIMIT - 1_535
+# Destructive and blocking changes first, so that a truncated comment still lists them.
+_MD_ORDER = {Action.DELETE: 0, Action.CONFLICT: 1, Action.UPDATE: 2, Action.CREATE: 3, Action.NOOP: 4}
+
+
 def _md(text: str) -> str:
-    """Markdown-safe inline text: HTML-escaped, pipes escaped, printable."""
-    return html.escape(printable(text), quote=False).replace("|", "\\|").replace("`", "&#96;")
+    """Untrusted text (aliases, paths, URLs, notes) as inert inline code in GitHub Markdown.
 
-
-def _md_rows(changes: Sequence[Change]) -> list[str]:
-    rows = []
-    for change in changes:
-        symbol, _ = SYMBOLS[change.action]
-        label = "adopt" if change.adopt and change.action is Action.NOOP else str(change.action)
-        rows.append(f"| {symbol} | {label} | <code>{_md(change.alias)}</code> | {_md(change.note)} |")
-    return rows
-
-
-def markdown_plan(reports: Sequence[PlanReport], limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    """A pull-request comment: counts first, banners, details collapsed, always under ``limit``."""
-    total = total_summary(reports)
-    head = ["### vaultsync plan", "", f"**{summary_line(total)}**"]
-    if total["conflict"]:
-        head[-1] += f" **{total['conflict']} in conflict.**"
-    banners = [f"{_md(r.file)}: {_md(b)}" for r in reports for b in _banners(r)]
-    if banners:
-        head += ["", "> [!WARNING]", *[f"> {b}  " for b in banners]]
-    if len(reports) > 1:
-        head += [
-            "",
-            "| connector | create | update | delete | conflict | unchanged |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in reports:
-            s = r.plan.summary
-            head.append(
-                f"| <code>{_md(r.file)}</code> | {s['create']} | {s['update']} | {s['delete']} "
-                f"| {s['conflict']} | {s['unchanged']} |"
-            )
-    sections: list[list[str]] = []
-    for r in reports:
-        shown = [c for c in r.plan.changes if c.is_change or c.adopt or c.forget]
-        title = f"{_md(r.file)} → {_md(r.url)} ({len(shown)} change{'s' if len(shown) != 1 else ''})"
-        rows = (
-            ["", "| | action | alias | note |", "|---|---|---|---|", *_md_rows(shown)] if shown else ["", "No changes."]
-        )
-        sections.append([f"<details><summary>{title}</summary>", *rows, "", "</details>"])
-    footer = ["", "_Values are never shown: vaultsync prints aliases and actions only._"]
-    text = "\n".join(head + [line for s in sections for line in s] + footer)
-    if len(text) <= limit:
-        return text
-    # Too long for one comment: keep the counts and banners, cut rows, say so.
-    note = (
-        "\n\n> [!NOTE]\n> The change list was truncated to fit a comment "
-        "(GitHub allows 65,535 characters); run `vaultsync plan` for the full list."
+    Every character but ASCII letters, digits and `` -/,;`` becomes a numeric character
+    reference, so no emphasis, link, autolink, table pipe, HTML tag or emoji can form; inside
+    ``<code>`` GitHub makes no @mention or #reference either. The result is pure ASCII, so its
+    length is the same in every unit GitHub might count.
+    """
+    escaped = "".join(
+        ch if ch.isascii() and (ch.isalnum() or ch in " -/,;") else f"&#{ord(ch)};" for ch in printable(text)
     )
-    budget = limit - len("\n".join(head)) - len(note) - len("\n".join(footer)) - 200
-    body: list[str] = []
-    used = 0
-    for section in sections:
-        for line in section:
-            if used + len(line) + 1 > budget:
+    return f"<code>{escaped}</code>" if escaped else ""
+
+
+def _label(change: Change) -> str:
+    if change.adopt and change.action is Action.NOOP:
+        return "adopt"
+    if change.forget:
+        return "forget"
+    return str(change.action) + (" (adopt)" if change.adopt else "")
+
+
+def _md_row(change: Change) -> str:
+    symbol, _ = SYMBOLS[change.action]
+    return f"| {symbol} | {_label(change)} | {_md(change.alias)} | {_md(change.note)} |"
+
+
+def _md_counts(summary: dict[str, int]) -> str:
+    text = (
+        f"{summary['create']} to create, {summary['update']} to update, "
+        f"{summary['delete']} to delete, {summary['unchanged']} unchanged"
+    )
+    return text + (f", {summary['conflict']} in conflict" if summary["conflict"] else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """Lines of the comment that are kept or cut together: ``rows`` may be cut, ``opening``/``closing`` not."""
+
+    opening: tuple[str, ...]
+    rows: tuple[str, ...]
+    closing: tuple[str, ...] = ()
+    changes: int = 0  # how many of ``rows`` are change rows (for the truncation note)
+
+
+def _md_alerts(reports: Sequence[PlanReport]) -> list[_Block]:
+    def where(r: PlanReport) -> str:
+        return f"{_md(r.file)}: " if len(reports) > 1 else ""
+
+    caution: list[str] = []
+    warning: list[str] = []
+    for r in reports:
+        deletes = r.plan.count(Action.DELETE)
+        if r.guard:
+            caution.append(f"> {where(r)}**Mass deletion:** {r.guard}; apply refuses it without `--allow-mass-delete`.")
+        elif deletes:
+            caution.append(
+                f"> {where(r)}**{deletes} secret{'s' if deletes != 1 else ''} will be DELETED** from the vault."
+            )
+        if r.plan.conflicts:
+            n = len(r.plan.conflicts)
+            what = "an unmanaged secret holds another value" if n == 1 else "unmanaged secrets hold other values"
+            warning.append(
+                f"> {where(r)}**{n} conflict{'s' if n != 1 else ''}:** {what}. apply refuses the plan until "
+                f"{'it is' if n == 1 else 'they are'} imported (`vaultsync import FILE ALIAS...`) "
+                "or `--adopt` is given."
+            )
+    blocks = []
+    for kind, lines in (("CAUTION", caution), ("WARNING", warning)):
+        if lines:
+            # Two trailing spaces: a line break inside the alert.
+            blocks.append(_Block(("", f"> [!{kind}]"), tuple(line + "  " for line in lines)))
+    return blocks
+
+
+def _md_connectors(reports: Sequence[PlanReport]) -> _Block:
+    rows = []
+    for r in reports:
+        s = r.plan.summary
+        rows.append(
+            f"| {_md(r.file)} | {_md(r.url)} | {s['create']} | {s['update']} | {s['delete']} "
+            f"| {s['conflict']} | {s['unchanged']} |"
+        )
+    header = (
+        "",
+        "| connector | target | create | update | delete | conflict | unchanged |",
+        "|---|---|--:|--:|--:|--:|--:|",
+    )
+    return _Block(header, tuple(rows))
+
+
+def _md_details(report: PlanReport) -> _Block:
+    shown = sorted(
+        (c for c in report.plan.changes if c.is_change or c.adopt or c.forget),
+        key=lambda c: (_MD_ORDER[c.action], c.alias),
+    )
+    summary = (
+        f"<details><summary>{_md(report.file)} &rarr; {_md(report.url)} "
+        f"({report.api_version}): {_md_counts(report.plan.summary)}</summary>"
+    )
+    if not shown:
+        return _Block(("", summary, ""), ("No changes. The vault matches the desired state.",), ("", "</details>"))
+    opening = ("", summary, "", "| | action | alias | note |", "|---|---|---|---|")
+    return _Block(opening, tuple(_md_row(c) for c in shown), ("", "</details>"), changes=len(shown))
+
+
+def markdown_plan(reports: Sequence[PlanReport], limit: int = MARKDOWN_BUDGET) -> str:
+    """A pull-request comment: counts first, alerts for deletes and conflicts, details collapsed.
+
+    Never longer than ``limit`` characters: when the change list does not fit, rows are cut
+    (additions and adoptions first, deletes and conflicts last), the counts stay complete,
+    and a note says how much is missing. Holds aliases and actions, never a value.
+    """
+    total = total_summary(reports)
+    noun = f" ({len(reports)} connectors)" if len(reports) > 1 else ""
+    head = ["### vaultsync plan", "", f"**Plan{noun}: {_md_counts(total)}.**"]
+    blocks = _md_alerts(reports)
+    if len(reports) > 1:
+        blocks.append(_md_connectors(reports))
+    blocks += [_md_details(r) for r in reports]
+    footer = ["", "_Values are never shown: vaultsync prints aliases and actions only._"]
+    full = "\n".join(head + [line for b in blocks for line in (*b.opening, *b.rows, *b.closing)] + footer)
+    if len(full) <= limit:
+        return full
+    return _md_truncated(head, blocks, footer, limit)
+
+
+def _md_truncated(head: list[str], blocks: list[_Block], footer: list[str], limit: int) -> str:
+    out = list(head)
+    used = len("\n".join(head))
+    listed = 0
+    reserve = len("\n".join(footer)) + 400  # the note, with room for its numbers
+    for block in blocks:
+        fixed = sum(len(line) + 1 for line in (*block.opening, *block.closing))
+        if used + fixed > limit - reserve:
+            break
+        out.extend(block.opening)
+        used += sum(len(line) + 1 for line in block.opening)
+        room = limit - reserve - sum(len(line) + 1 for line in block.closing)
+        kept = 0
+        for row in block.rows:
+            if used + len(row) + 1 > room:
                 break
-            body.append(line)
-            used += len(line) + 1
-        else:
-            continue
-        body += ["", "</details>"]
-        break
-    return "\n".join(head + body + footer) + note
+            out.append(row)
+            used += len(row) + 1
+            kept += 1
+        out.extend(block.closing)
+        used += sum(len(line) + 1 for line in block.closing)
+        listed += min(kept, block.changes)
+        if kept < len(block.rows):
+            break
+    changes = sum(b.changes for b in blocks)
+    note = [
+        "",
+        "> [!NOTE]",
+        f"> Truncated to fit a GitHub comment: {listed} of {changes} changes are listed (deletes and conflicts "
+        "first); the counts above are complete. Run `vaultsync plan` to see every change.",
+    ]
+    return "\n".join(out + footer + note)
 
 
 def text_outcomes(console: Console, outcomes: Sequence[Outcome], file: str) -> str:
@@ -242,6 +345,21 @@ def text_outcomes(console: Console, outcomes: Sequence[Outcome], file: str) -> s
     if failed:
         lines.append("Failed: " + ", ".join(printable(o.alias) for o in failed))
     return "\n".join(lines)
+
+
+def text_outcomes_total(results: Sequence[tuple[str, Sequence[Outcome]]]) -> str:
+    """One line over several connectors' apply outcomes."""
+    outcomes = [o for _, outs in results for o in outs]
+    done = {
+        a: sum(1 for o in outcomes if o.ok and o.action is a) for a in (Action.CREATE, Action.UPDATE, Action.DELETE)
+    }
+    failed = sum(1 for o in outcomes if o.status == "failed")
+    skipped = sum(1 for o in outcomes if o.status == "skipped")
+    line = (
+        f"All {len(results)} connectors: {done[Action.CREATE]} created, {done[Action.UPDATE]} updated, "
+        f"{done[Action.DELETE]} deleted, {failed} failed"
+    )
+    return line + (f", {skipped} not started." if skipped else ".")
 
 
 def text_drift(console: Console, file: str, drifted: Sequence[DriftItem], pending: Sequence[DriftItem]) -> str:

@@ -45,10 +45,16 @@ class StateRecord:
 
     @staticmethod
     def empty() -> StateRecord:
-        return StateRecord(lineage=str(uuid.uuid4()), serial=0, managed={})
+        """No record yet. Its lineage is "" (not a fresh random one) so that "no state" read by
+        ``plan --out`` and read again by ``apply PLANFILE`` compare equal; the first save names it."""
+        return StateRecord(lineage="", serial=0, managed={})
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.lineage)
 
     def with_managed(self, managed: Mapping[str, str]) -> StateRecord:
-        return StateRecord(self.lineage, self.serial + 1, dict(sorted(managed.items())))
+        return StateRecord(self.lineage or str(uuid.uuid4()), self.serial + 1, dict(sorted(managed.items())))
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -87,7 +93,7 @@ def decode(text: str, where: str) -> StoredState:
     """Parse a state file or a state alias's value; refuses anything it does not understand."""
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _bad(where, "the state record is not JSON; it was not written by vaultsync") from None
     if not isinstance(doc, dict) or doc.get("format") not in (STATE_FORMAT, KEY_FORMAT):
         raise _bad(where, "not a vaultsync state record (is the alias used for something else?)")

@@ -81,7 +81,9 @@ class StateStore:
     async def ensure_key(self, loaded: Loaded) -> None:
         """Store the fingerprint key in the vault if it is not there yet (for saved plans)."""
         if not loaded.key_in_vault:
-            record = loaded.record if self.path is None else None
+            # Only the key when there is no record yet (or the record lives in a file): a record
+            # is written by the first save, under the lock.
+            record = loaded.record if self.path is None and loaded.record.exists else None
             await self._store_vault_value(loaded, encode_vault_value(record, loaded.key))
             loaded.key_in_vault = True
 
