@@ -173,9 +173,10 @@ def test_json_plan_matches_the_spec_document(tmp_path: Path, devserver: Server, 
     first = write_desired(tmp_path / "d.json", {"upd": "old", "gone": "g"})
     assert run_cli("apply", str(first), "--auto-approve", env=env_for).code == 0
     path = write_desired(tmp_path / "d.json", {"new": "n", "upd": "new", "same": "s", "other": "mine"})
-    result = run_cli("plan", str(path), "--format", "json", env=env_for)
+    result = run_cli("plan", str(path), "--format", "json", "-v", env=env_for)
     assert result.code == 0
-    doc = json.loads(result.out)  # exactly one document on stdout
+    doc = json.loads(result.out)  # exactly one document on stdout; the -v request log goes to stderr
+    assert "GET " in result.err
     assert doc["format_version"] == "1"
     actions = {c["alias"]: c["action"] for c in doc["changes"]}
     assert actions == {"new": "create", "upd": "update", "gone": "delete", "same": "no-op", "other": "conflict"}
@@ -290,6 +291,7 @@ def test_plan_apply_plan_shows_no_changes(tmp_path: Path, devserver: Server, env
         ["apply"],
         ["validate"],
         ["plan", "d.json", "--format", "yaml"],
+        ["plan", "d.json", "--format"],
         ["plan", "d.json", "--api-version", "v5"],
         ["plan", "d.json", "--parallelism", "0"],
         ["no-such-command"],
@@ -328,9 +330,10 @@ def test_v4_is_used_end_to_end(tmp_path: Path, devserver: Server, env_for: dict[
     assert run_cli("plan", str(path), "--detailed-exitcode", *extra, env=env).code == 0
 
 
-def test_api_key_file_with_trailing_newline_is_accepted(tmp_path: Path, keyed_server: Server) -> None:
+@pytest.mark.parametrize("content", [b"k\n", b"k", b"k\r\n"], ids=["newline", "none", "crlf"])
+def test_api_key_file_with_trailing_newline_is_accepted(tmp_path: Path, keyed_server: Server, content: bytes) -> None:
     key_file = tmp_path / "key"
-    key_file.write_text("k\n", encoding="utf-8")
+    key_file.write_bytes(content)
     path = write_desired(tmp_path / "d.json", {"a": "x"})
     args = ["--url", keyed_server.url, "--api-key-file", str(key_file)]
     result = run_cli("apply", str(path), "--auto-approve", *args)
@@ -343,6 +346,33 @@ def test_api_key_from_the_environment(tmp_path: Path, keyed_server: Server) -> N
     path = write_desired(tmp_path / "d.json", {"a": "x"})
     result = run_cli("plan", str(path), env={"EDC_MANAGEMENT_URL": keyed_server.url, "EDC_API_KEY": "k"})
     assert result.code == 0, result.err
+
+
+def test_target_in_the_file_with_api_key_env(tmp_path: Path, keyed_server: Server) -> None:
+    target = {"url": keyed_server.url, "apiVersion": "v4", "apiKeyEnv": "PROVIDER_KEY"}
+    path = write_desired(tmp_path / "d.json", {"a": "x"}, target=target)
+    result = run_cli("apply", str(path), "--auto-approve", env={"PROVIDER_KEY": "k"})
+    assert result.code == 0, result.err
+    assert keyed_server.secrets["a"] == "x"
+    assert all("/v4/" in p for _, p, _ in keyed_server.requests)
+
+
+def test_flags_override_the_environment(tmp_path: Path, devserver: Server) -> None:
+    path = write_desired(tmp_path / "d.json", {"a": "x"})
+    env = {"EDC_MANAGEMENT_URL": "http://127.0.0.1:9/wrong", "EDC_API_VERSION": "v3"}
+    result = run_cli("plan", str(path), "--url", devserver.url, "--api-version", "v4", env=env)
+    assert result.code == 0, result.err
+    assert {p.split("/")[3] for _, p, _ in devserver.requests} == {"v4"}
+
+
+def test_bad_api_version_in_the_environment_is_refused_before_any_request(
+    tmp_path: Path, devserver: Server, env_for: dict[str, str]
+) -> None:
+    path = write_desired(tmp_path / "d.json", {"a": "x"})
+    result = run_cli("plan", str(path), env=env_for | {"EDC_API_VERSION": "v5"})
+    assert result.code == 1
+    assert "v3 or v4" in result.err
+    assert devserver.requests == []
 
 
 def test_wrong_api_key_exits_1_saying_the_key_was_refused(tmp_path: Path, keyed_server: Server) -> None:

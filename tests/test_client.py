@@ -73,6 +73,11 @@ def edc_error(status: int, message: str, kind: str, path: str | None = None, inv
     return httpx.Response(status, json=[{"message": message, "type": kind, "path": path, "invalidValue": invalid}])
 
 
+def not_found(alias: str) -> httpx.Response:
+    """EDC's own answer for an alias it does not hold."""
+    return edc_error(404, f"Object of type Secret with ID={alias} was not found", "ObjectNotFound")
+
+
 VERSIONS = pytest.mark.parametrize("version", ["v3", "v4"])
 
 
@@ -101,12 +106,12 @@ def test_write_bodies_are_exactly_what_edc_expects(
 
 @VERSIONS
 def test_api_key_is_sent_as_x_api_key(version: str) -> None:
-    _, rec = call(httpx.Response(404), lambda c: c.get("a"), version=version, key="s3cr3t-key")
+    _, rec = call(not_found("a"), lambda c: c.get("a"), version=version, key="s3cr3t-key")
     assert rec.only.headers["x-api-key"] == "s3cr3t-key"
 
 
 def test_no_api_key_header_without_a_key() -> None:
-    _, rec = call(httpx.Response(404), lambda c: c.get("a"), key=None)
+    _, rec = call(not_found("a"), lambda c: c.get("a"), key=None)
     assert "x-api-key" not in rec.only.headers
 
 
@@ -126,7 +131,7 @@ def test_alias_is_percent_encoded_in_the_path(version: str, alias: str, raw_path
     def op(c: EdcClient) -> Coroutine[Any, Any, Any]:
         return c.get(alias) if method == "GET" else c.delete(alias)
 
-    _, rec = call(httpx.Response(404), op, version=version)
+    _, rec = call(not_found(alias), op, version=version)
     assert rec.only.method == method
     assert rec.only.url.raw_path.decode() == f"/api/management/{version}/secrets/{raw_path}"
 
@@ -155,8 +160,7 @@ def test_get_reads_every_json_ld_shape(version: str, answer: Any) -> None:
 
 @VERSIONS
 def test_get_404_means_absent(version: str) -> None:
-    answer = edc_error(404, "Object of type Secret with ID=a was not found", "ObjectNotFound")
-    value, _ = call(answer, lambda c: c.get("a"), version=version)
+    value, _ = call(not_found("a"), lambda c: c.get("a"), version=version)
     assert value is None
 
 
@@ -200,16 +204,15 @@ def test_update_204(version: str) -> None:
 
 @VERSIONS
 def test_update_404_is_not_found(version: str) -> None:
-    answer = edc_error(404, "Object of type Secret with ID=a was not found", "ObjectNotFound")
-    err = fails(answer, lambda c: c.update("a", CANARY), NotFoundError, version=version)
+    err = fails(not_found("a"), lambda c: c.update("a", CANARY), NotFoundError, version=version)
     assert "no secret a in the vault" in str(err)
     assert CANARY not in str(err)
 
 
 @VERSIONS
-@pytest.mark.parametrize(("status", "existed"), [(204, True), (404, False)])
-def test_delete(version: str, status: int, existed: bool) -> None:
-    result, rec = call(httpx.Response(status), lambda c: c.delete("a"), version=version)
+@pytest.mark.parametrize(("answer", "existed"), [(httpx.Response(204), True), (not_found("a"), False)])
+def test_delete(version: str, answer: httpx.Response, existed: bool) -> None:
+    result, rec = call(answer, lambda c: c.delete("a"), version=version)
     assert result is existed
     assert rec.only.method == "DELETE"
 
@@ -273,13 +276,23 @@ def test_302_says_the_api_redirected() -> None:
     assert err.status == 302
 
 
-def test_404_html_page_on_get_is_a_wrong_url_not_an_absent_secret() -> None:
-    # A proxy or servlet container answering 404 with a page means the URL is wrong; planning on it would
-    # show every secret as "create".
-    page = httpx.Response(404, html="<html><body>Not Found</body></html>")
-    err = fails(page, lambda c: c.get("a"))
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(404, html="<html><body>Not Found</body></html>"),
+        httpx.Response(404, json={"message": "Not Found", "status": 404}),
+        httpx.Response(404),
+    ],
+    ids=["html", "json-object", "empty"],
+)
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_404_not_from_edc_is_a_wrong_url_not_an_absent_secret(answer: httpx.Response, method: str) -> None:
+    # Only EDC's ObjectNotFound means "no such alias". Anything else means the URL is wrong: reading it as
+    # "absent" would plan every secret as a create, or count a delete as done.
+    err = fails(answer, lambda c: c.get("a") if method == "GET" else c.delete("a"))
     assert "HTTP 404" in str(err)
     assert "--url" in str(err)
+    assert not isinstance(err, NotFoundError)
 
 
 def test_error_messages_escape_control_characters_from_the_server() -> None:

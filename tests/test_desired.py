@@ -71,6 +71,13 @@ def test_json_entry_is_stored_as_the_spec_canonical_serialization() -> None:
     assert state.secrets["j"].value == expected == canonical_json(document)
 
 
+def test_json_number_too_large_for_a_float_is_refused() -> None:
+    # Python reads 1e999 as infinity, which json.dumps writes as "Infinity": not JSON, so never stored.
+    line = only_problem(b'{"version": 1, "secrets": {"a": {"json": {"n": [1e999]}}}}')
+    assert line.startswith("d.json: secrets.a.json: ")
+    assert "too large" in line
+
+
 def test_target_settings_are_read_from_the_file() -> None:
     target = {"url": "http://localhost:8181/api/management", "apiVersion": "v4", "apiKeyEnv": "PROVIDER_KEY"}
     state = parse_desired("d.json", doc({"a": "x"}, target=target), env={}, reserved=RESERVED)
@@ -295,6 +302,18 @@ def test_unreadable_from_file_is_refused(tmp_path: Path) -> None:
     secret.chmod(0)
     with pytest.raises(InputError, match="cannot read"):
         parse_desired("d.json", doc({"a": {"fromFile": "locked.pem"}}), env={}, reserved=RESERVED, base_dir=tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_from_file_that_is_a_pipe_is_refused_instead_of_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(InputError, match="not a regular file"):
+        parse_desired("d.json", doc({"a": {"fromFile": "pipe"}}), env={}, reserved=RESERVED, base_dir=tmp_path)
+
+
+def test_from_file_path_with_a_nul_character_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not a usable file path"):
+        parse_desired("d.json", doc({"a": {"fromFile": "a\x00b"}}), env={}, reserved=RESERVED, base_dir=tmp_path)
 
 
 def test_non_utf8_from_file_is_refused_without_quoting_it(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import CANARY, Result, Server, run_cli, write_desired
 
+from vaultsync.lock import LockInfo
+
 BACKENDS = ["vault", "file"]
 
 
@@ -144,3 +146,16 @@ def test_drift_fails_on_an_unreachable_vault(tmp_path: Path, applied: Path) -> N
     result = drift(applied, {"EDC_MANAGEMENT_URL": "http://127.0.0.1:9/api/management"}, "--max-retries", "0")
 
     assert result.code == 1
+
+
+def test_drift_warns_when_an_apply_holds_the_lock(devserver: Server, env_for: dict[str, str], applied: Path) -> None:
+    apply(applied, env_for)
+    devserver.secrets["vaultsync-lock"] = LockInfo(
+        "id-1", "ci", "runner-9", 77, "2024-05-06T07:08:09+00:00", "x"
+    ).encode()
+
+    result = drift(applied, env_for)
+
+    assert result.code == 0
+    assert "locked by ci@runner-9 (pid 77)" in result.err
+    assert "vaultsync-lock" in devserver.secrets  # read-only: the lock is left alone

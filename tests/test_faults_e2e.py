@@ -228,7 +228,7 @@ GARBAGE = [
     pytest.param(
         Fault(404, method="GET", alias="a", body="<html>Not Found</html>", content_type="text/html"),
         "HTTP 404",
-        "not an answer from EDC",
+        "does not serve the EDC secrets API",
         id="html-404",
     ),
     pytest.param(Fault(200, method="GET", alias="a", body='["a", "b"]'), "HTTP 200", "value", id="json-array"),

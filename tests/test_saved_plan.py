@@ -376,10 +376,18 @@ def test_a_state_file_other_than_the_planned_one_is_refused_before_any_request(
     assert devserver.requests == []
 
 
-def test_stale_when_the_fingerprint_key_is_gone(devserver: Server, env_for: dict[str, str], tmp_path: Path) -> None:
-    state = ["--state-file", str(tmp_path / "state.json")]
+@pytest.mark.parametrize("key_id_in_file", [True, False], ids=["state-file", "state-file-without-key-id"])
+def test_refused_when_the_fingerprint_key_is_gone(
+    devserver: Server, env_for: dict[str, str], tmp_path: Path, key_id_in_file: bool
+) -> None:
+    state_file = tmp_path / "state.json"
+    state = ["--state-file", str(state_file)]
     desired = write_desired(tmp_path / "d.json", {"a": "a1"})
     assert run_cli("apply", str(desired), "--auto-approve", *state, env=env_for).code == 0
+    if not key_id_in_file:  # as written before state files named their key
+        doc = json.loads(state_file.read_text("utf-8"))
+        del doc["keyId"]
+        state_file.write_text(json.dumps(doc), "utf-8")
     write_desired(desired, {"a": "a2"})
     planfile = tmp_path / "vaultsync.plan"
     plan_out(desired, planfile, env_for, *state)
@@ -389,5 +397,7 @@ def test_stale_when_the_fingerprint_key_is_gone(devserver: Server, env_for: dict
 
     result = apply_plan(planfile, env_for)
 
-    assert_refused_untouched(result, devserver, before, "fingerprint key")
+    assert result.code == 1
+    assert "fingerprint key" in result.err and "vaultsync-state" in result.err
     assert "changed in the vault" not in result.err
+    assert devserver.secret_writes() == [] and devserver.secrets == before

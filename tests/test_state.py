@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from conftest import CANARY, Server, run_cli, write_desired
 
-from vaultsync.devserver import Fault
+from vaultsync.devserver import DevServer, Fault
+from vaultsync.state import encode_vault_value, new_key
 
 BACKENDS = ["vault", "file"]
 
@@ -433,3 +434,54 @@ def test_state_and_lock_aliases_must_differ(devserver: Server, env_for: dict[str
 
     assert result.code == 1 and "must name different aliases" in result.err
     assert devserver.requests == []
+
+
+def test_a_state_file_used_against_another_vault_is_refused(
+    devserver: Server, env_for: dict[str, str], tmp_path: Path
+) -> None:
+    state_file = tmp_path / "state.json"
+    desired = write_desired(tmp_path / "d.json", {"a": "a-value", "b": "b-value"})
+    assert apply(desired, env_for, "--state-file", str(state_file)).code == 0
+    write_desired(desired, {"a": "a-value"})
+    recorded = state_file.read_text("utf-8")
+    other = Server(DevServer("127.0.0.1", 0))
+    other.server.start_background()
+    try:
+        other.secrets["vaultsync-state"] = encode_vault_value(None, new_key())
+        other_env = {"EDC_MANAGEMENT_URL": other.url}
+        with_other_key = apply(desired, other_env, "--state-file", str(state_file))
+        del other.secrets["vaultsync-state"]
+        with_no_key = apply(desired, other_env, "--state-file", str(state_file))
+    finally:
+        other.server.stop()
+
+    for result in (with_other_key, with_no_key):
+        assert result.code == 1
+        assert "another vault" in result.err and "keyId" in result.err
+    assert [a for _, a, _ in other.alias_writes] == ["vaultsync-lock"] * 4  # taken and released, nothing else
+    assert state_file.read_text("utf-8") == recorded
+    # The right vault still works with it.
+    assert apply(desired, env_for, "--state-file", str(state_file)).code == 0
+    assert "b" not in devserver.secrets
+
+
+def test_a_state_file_can_be_rekeyed_after_its_vault_key_was_lost(
+    devserver: Server, env_for: dict[str, str], tmp_path: Path
+) -> None:
+    state_file = tmp_path / "state.json"
+    desired = write_desired(tmp_path / "d.json", {"a": "a-value", "b": "b-value"})
+    assert apply(desired, env_for, "--state-file", str(state_file)).code == 0
+    del devserver.secrets["vaultsync-state"]
+    assert apply(desired, env_for, "--state-file", str(state_file)).code == 1
+    doc = json.loads(state_file.read_text("utf-8"))
+    del doc["keyId"]
+    state_file.write_text(json.dumps(doc), "utf-8")
+    write_desired(desired, {"a": "a-value"})
+    devserver.reset_log()
+
+    result = apply(desired, env_for, "--state-file", str(state_file))
+
+    assert result.code == 0, result.err
+    assert devserver.secret_writes() == [("DELETE", "b")]
+    assert "keyId" in json.loads(state_file.read_text("utf-8"))
+    assert run_cli("drift", str(desired), "--state-file", str(state_file), env=env_for).code == 0

@@ -479,6 +479,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("\nInterrupted.", err=True)
         return 130
+    except BrokenPipeError:
+        # `vaultsync plan | head`: the reader left; say nothing more and keep Python from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else 1
     return 0

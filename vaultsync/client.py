@@ -39,6 +39,11 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_BACKOFF = 30.0
 MAX_RETRY_AFTER = 120.0
 API_VERSIONS = ("v3", "v4")
+NOT_SERVED = (
+    "this URL does not serve the EDC secrets API (the 404 is not EDC's ObjectNotFound answer); check the base URL "
+    "(--url / EDC_MANAGEMENT_URL, the management API with its path, e.g. http://HOST:8181/api/management) and "
+    "--api-version (v4 needs EDC 0.17+; v3 was removed after EDC 0.18)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +216,7 @@ class EdcClient:
         """The stored value, or None when the alias does not exist."""
         url = self.url_for(alias)
         response, _ = await self._send("GET", url)
-        if response.status_code == 404 and _answered_by_edc(response):
+        if _edc_not_found(response):
             return None
         if response.status_code != 200:
             raise self._error("GET", url, response)
@@ -250,7 +255,7 @@ class EdcClient:
         response, _ = await self._send("DELETE", url)
         if response.status_code in (200, 204):
             return True
-        if response.status_code == 404 and _answered_by_edc(response):
+        if _edc_not_found(response):
             return False
         raise self._error("DELETE", url, response)
 
@@ -276,14 +281,8 @@ class EdcClient:
             location = _redact(printable(response.headers.get("location", "(no Location header)")), self._api_key)
             return ApiError(method, shown, status, f"redirected to {location}; use the final URL as --url")
         detail = self._detail(response, secret)
-        if status == 404 and not _answered_by_edc(response):
-            return ApiError(
-                method,
-                shown,
-                status,
-                f"{detail}: not an answer from EDC's secrets API; check that --url / EDC_MANAGEMENT_URL is the "
-                "management API base URL (e.g. http://HOST:8181/api/management)",
-            )
+        if status == 404 and not _edc_not_found(response):
+            return ApiError(method, shown, status, f"{detail}: {NOT_SERVED}")
         if status == 404:
             return NotFoundError(method, shown, status, f"no secret {printable(alias or '')!s} in the vault: {detail}")
         if status == 409:
@@ -349,19 +348,21 @@ class EdcClient:
             self._on_event(RequestEvent(method, path, status, elapsed, attempt, error))
 
 
-def _answered_by_edc(response: httpx.Response) -> bool:
-    """Whether a 404 came from EDC (a JSON error body, or none) rather than a proxy's or a servlet's page.
+def _edc_not_found(response: httpx.Response) -> bool:
+    """Whether the answer is EDC's own "no such id": a 404 whose body is a JSON array of ObjectNotFound errors.
 
-    Only EDC's 404 means "no such alias"; an HTML page means the URL is wrong, and reading it as "absent"
-    would plan every secret as a create.
+    Every other 404 comes from the HTTP server, not from a secrets API: Jetty answers a path that no
+    resource serves (a wrong base URL, a connector without the secrets API, an API version it does not
+    have) with an HTML page, a JSON *object* ``{"message": "Not Found", ...}`` when JSON is accepted, or
+    an empty body for PUT and DELETE. Reading those as "absent" would plan every secret as a create.
     """
-    if not response.content:
-        return True
+    if response.status_code != 404:
+        return False
     try:
-        response.json()
+        doc = response.json()
     except (ValueError, RecursionError):
         return False
-    return True
+    return isinstance(doc, list) and any(isinstance(i, dict) and i.get("type") == "ObjectNotFound" for i in doc)
 
 
 def _tls_failure(exc: BaseException) -> ssl.SSLError | None:

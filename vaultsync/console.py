@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 STYLES = {"green": "32", "yellow": "33", "red": "31", "magenta": "35", "bold": "1", "dim": "2", "cyan": "36"}
@@ -37,6 +38,14 @@ class Console:
         self.color = color
         self.err_color = color if err_color is None else err_color
         self.quiet = quiet
+        self.bar_shown = False  # a progress bar is on the last line of stderr (no newline after it)
+
+    def clear_bar(self) -> None:
+        """Erase the progress bar so a message starts on a clean line; the bar redraws on its next update."""
+        if self.bar_shown:
+            self.bar_shown = False
+            self.err.write("\r\x1b[K")
+            self.err.flush()
 
     def style(self, text: str, *names: str) -> str:
         """``text`` styled for stdout (plain unless stdout is a colour terminal)."""
@@ -44,22 +53,26 @@ class Console:
 
     def result(self, text: str) -> None:
         """Program output (plans, lists): stdout, never silenced."""
+        self.clear_bar()
         self.out.write(text if text.endswith("\n") else text + "\n")
         self.out.flush()
 
     def info(self, text: str) -> None:
         """Progress and context for people: stderr, silenced by --quiet."""
         if not self.quiet:
+            self.clear_bar()
             self.err.write(text + "\n")
             self.err.flush()
 
     def warn(self, text: str) -> None:
         prefix = _styled("Warning: ", ("yellow", "bold")) if self.err_color else "Warning: "
+        self.clear_bar()
         self.err.write(prefix + text + "\n")
         self.err.flush()
 
     def error(self, text: str) -> None:
         prefix = _styled("Error: ", ("red", "bold")) if self.err_color else "Error: "
+        self.clear_bar()
         self.err.write(prefix + text + "\n")
         self.err.flush()
 
@@ -71,24 +84,35 @@ def _styled(text: str, names: tuple[str, ...]) -> str:
 
 
 class Progress:
-    """A one-line progress counter on stderr, only on a terminal and only for long runs."""
+    """A one-line progress bar on stderr: only on a terminal, without --quiet, and only for long runs.
+
+    A run is long when it has at least ``MIN_TOTAL`` steps and is still going after ``DELAY``
+    seconds; a quick run shows nothing. Redraws at most every ``INTERVAL`` seconds.
+    """
 
     MIN_TOTAL = 200
+    DELAY = 0.5
     INTERVAL = 0.1
 
-    def __init__(self, console: Console, label: str, total: int) -> None:
+    def __init__(
+        self, console: Console, label: str, total: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.console = console
         self.label = label
         self.total = total
         self.done = 0
-        self._last = 0.0
-        self.enabled = total >= self.MIN_TOTAL and not console.quiet and console.err.isatty()
+        self._clock = clock
+        self._started = clock()
+        self._last = float("-inf")
+        self.enabled = total >= self.MIN_TOTAL and not console.quiet and _isatty(console.err)
 
     def __call__(self, n: int) -> None:
         self.done += n
         if not self.enabled:
             return
-        now = time.monotonic()
+        now = self._clock()
+        if now - self._started < self.DELAY:
+            return
         if now - self._last >= self.INTERVAL or self.done == self.total:
             self._last = now
             width = 30
@@ -96,8 +120,14 @@ class Progress:
             bar = "#" * filled + "-" * (width - filled)
             self.console.err.write(f"\r{self.label} [{bar}] {self.done}/{self.total}")
             self.console.err.flush()
+            self.console.bar_shown = True
 
     def close(self) -> None:
-        if self.enabled and self.done:
-            self.console.err.write("\r\x1b[K")
-            self.console.err.flush()
+        self.console.clear_bar()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -3,6 +3,11 @@
 It mimics the real connector's secrets endpoints (v3 and v4): status codes,
 IdResponse, error bodies (a JSON array of {message, type, path, invalidValue}),
 v3's JSON-LD leniency and v4's strict context/type rules, and X-Api-Key auth.
+It also answers like the HTTP stack in front of them (Jetty 12 and Jersey, as
+measured on EDC 0.15.1; see tests/edc/FINDINGS.md): a path nothing serves gets
+Jetty's 404 page (not EDC's ObjectNotFound array), ``%25``, ``%2F`` and ``%5C``
+in a path get Jetty's 400 page, request heads over 8 KiB get 431 or 414, and a
+body that is not a JSON object gets a ``text/plain`` 400.
 It is not a vault: values sit in memory, or in a plain JSON file with --data.
 
 ``Faults`` lets tests inject failures (status codes, delays, dropped
@@ -13,8 +18,10 @@ real sockets.
 from __future__ import annotations
 
 import fnmatch
+import html
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -37,6 +44,22 @@ V3_RESPONSE_CONTEXT = {
     "edc": EDC_NS,
     "odrl": "http://www.w3.org/ns/odrl/2/",
 }
+# Jetty's default request header buffer: the request line plus every header must fit.
+MAX_REQUEST_HEAD = 8192
+JETTY_HTML = "text/html;charset=iso-8859-1"
+_JETTY_PAGE = (
+    "<html>\n<head>\n"
+    '<meta http-equiv="Content-Type" content="text/html;charset=ISO-8859-1"/>\n'
+    "<title>Error {status} {message}</title>\n</head>\n<body>\n<h2>HTTP ERROR {status} {message}</h2>\n<table>\n"
+    "<tr><th>URI:</th><td>{uri}</td></tr>\n<tr><th>STATUS:</th><td>{status}</td></tr>\n"
+    "<tr><th>MESSAGE:</th><td>{message}</td></tr>\n</table>\n\n</body>\n</html>\n"
+)
+_PAGE_METHODS = ("GET", "POST", "HEAD")
+_BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
+_CONTROL_ESCAPE = re.compile(r"%(?:[01][0-9A-Fa-f]|7[Ff])")
+_JACKSON_WHERE = (
+    "\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: {}, column: {}]"
+)
 
 
 @dataclass
@@ -160,6 +183,121 @@ def _missing_value() -> list[dict[str, Any]]:
     return _error(f"mandatory value '{EDC_NS}value' is missing or it is blank", "ValidationFailure", EDC_NS + "value")
 
 
+@dataclass(frozen=True)
+class Raw:
+    """An answer that is not EDC's JSON: Jetty's error pages and Jersey's text/plain parse errors."""
+
+    body: bytes
+    content_type: str | None
+    headers: tuple[tuple[str, str], ...] = ()
+    close: bool = False  # Jetty closes the connection after a request it could not parse
+
+
+def jetty_page(status: int, message: str, uri: str, method: str, close: bool = False) -> Raw:
+    """The HTML error page of Jetty 12's HTTP layer, whatever the request accepts.
+
+    Like every Jetty error page, only for GET, POST and HEAD: other methods get an empty body. A request
+    Jetty could not even parse (URI ``/badMessage``) always gets the page.
+    """
+    headers = (("Connection", "close"),) if close else ()
+    if method not in _PAGE_METHODS and uri != "/badMessage":
+        return Raw(b"", None, headers, close)
+    text = _JETTY_PAGE.format(status=status, message=html.escape(message), uri=html.escape(uri))
+    return Raw(text.encode("iso-8859-1", "replace"), JETTY_HTML, headers, close)
+
+
+def _accepted_format(accept: str | None) -> str | None:
+    """The error-page format Jetty's ErrorHandler picks from ``Accept`` (None: no body at all).
+
+    No ``Accept`` header means anything (HTML); an empty one, or one naming no format it has, means no body.
+    """
+    if accept is None:
+        return "html"
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept.split(",")):
+        media, *params = (item.strip().lower() for item in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, raw = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(raw)
+                except ValueError:
+                    quality = 0.0
+        if media and quality > 0:
+            ranked.append((-quality, index, media))
+    for _, _, media in sorted(ranked):
+        if media in ("text/html", "text/*", "*/*"):
+            return "html"
+        if media in ("application/json", "text/json"):
+            return "json"
+        if media == "text/plain":
+            return "text"
+    return None
+
+
+def jetty_error(
+    status: int, method: str, url: str, accept: str | None, headers: tuple[tuple[str, str], ...] = ()
+) -> Raw:
+    """Jetty's answer when no resource serves a request (404, 405) or the servlet failed without a body (500).
+
+    Measured on EDC 0.15.1: a page only for GET, POST and HEAD (PUT and DELETE get an empty body); HTML for
+    ``*/*``, ``text/html`` or no ``Accept`` header, the JSON object ``{"message", "url", "status"}`` for
+    ``application/json``, plain text for ``text/plain``, and no body for any other type.
+    """
+    message = HTTPStatus(status).phrase
+    kind = _accepted_format(accept) if method in _PAGE_METHODS else None
+    if kind == "html":
+        page = jetty_page(status, message, url, method)
+        return Raw(page.body, page.content_type, headers)
+    if kind == "json":
+        text = f'{{\n"message":{json.dumps(message)},\n"url":{json.dumps(url)},\n"status":"{status}"\n}}'
+        return Raw(text.encode("utf-8"), "application/json", headers)
+    if kind == "text":
+        text = f"HTTP ERROR {status} {message}\nURI: {url}\nSTATUS: {status}\nMESSAGE: {message}\n"
+        return Raw(text.encode("iso-8859-1", "replace"), "text/plain;charset=iso-8859-1", headers)
+    return Raw(b"", None, headers)
+
+
+def path_problem(raw_path: str, method: str) -> Raw | None:
+    """Jetty 12's 400 for a path it finds ambiguous or suspicious, before any resource or auth runs.
+
+    This is why an alias holding ``%``, ``/`` or ``\\`` can be created (its id travels in the body) but never
+    read or deleted on EDC 0.13+: its percent-encoded form is refused here.
+    """
+    if _BROKEN_ESCAPE.search(raw_path):
+        return jetty_page(400, "Bad Request", "/badMessage", method, close=True)
+    lowered = raw_path.lower()
+    if "%2f" in lowered:
+        return jetty_page(400, "Ambiguous URI path separator", raw_path, method, close=True)
+    if "%25" in lowered:
+        return jetty_page(400, "Ambiguous URI path encoding", raw_path, method, close=True)
+    if "%5c" in lowered or "\\" in raw_path or _CONTROL_ESCAPE.search(raw_path):
+        return jetty_page(400, "Suspicious Path Character", raw_path, method, close=True)
+    if any("%2e" in segment and unquote(segment) in (".", "..") for segment in lowered.split("/")):
+        return jetty_page(400, "Ambiguous URI path segment", raw_path, method, close=True)
+    return None
+
+
+def _not_json(error: json.JSONDecodeError | None, kind: str = "") -> Response:
+    """Jersey's 400 for a body Jackson cannot read as a JSON object: plain text, not EDC's error array."""
+    if error is not None:
+        message = error.msg + _JACKSON_WHERE.format(error.lineno, error.colno)
+    else:
+        message = f"Expected `jakarta.json.JsonObject`, but encountered {kind} Value" + _JACKSON_WHERE.format(1, 1)
+    return 400, Raw(message.encode("utf-8"), "text/plain")
+
+
+def _json_kind(doc: Any) -> str:
+    if isinstance(doc, list):
+        return "ARRAY"
+    if isinstance(doc, str):
+        return "STRING"
+    if isinstance(doc, bool):
+        return "BOOLEAN"
+    return "NUMBER"
+
+
 class Request:
     """The parts of an HTTP request the API logic needs."""
 
@@ -181,26 +319,39 @@ class SecretsApi:
         self.api_key = api_key
 
     def handle(self, request: Request) -> Response:
+        """Answer in the real stack's order: Jetty's path checks, resource matching, auth, then the body."""
+        problem = path_problem(request.path, request.method)
+        if problem is not None:
+            return 400, problem
+        method = request.method
+        url = f"http://{request.headers.get('host', 'localhost')}{request.path}"
+        accept = request.headers.get("accept")
         route = self.route(request.path)
-        if route is None:
-            return 404, _error(f"no resource at {request.path}", "ObjectNotFound")
+        if route is None:  # Jetty's 404: what a client meets when the URL or the API version is wrong
+            return 404, jetty_error(404, method, url, accept)
         version, alias = route
-        if self.api_key is not None:
+        allowed = ("GET", "DELETE") if alias is not None else ("POST", "PUT")
+        if method not in allowed:
+            allow = ",".join(sorted((*allowed, "OPTIONS")))
+            return 405, jetty_error(405, method, url, accept, (("Allow", allow),))
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if alias is None and content_type and content_type != "application/json":  # no method consumes it
+            return 415, jetty_error(415, method, url, accept)
+        if self.api_key is not None:  # EDC's auth filter runs after the resource was matched
             given = request.headers.get("x-api-key")
             if given is None:
                 return 401, _error("x-api-key not found", "AuthenticationFailed")
             if given != self.api_key:
                 return 401, _error("Request could not be authenticated", "AuthenticationFailed")
-        method = request.method
-        if alias is None and method == "POST":
-            return self.create(version, request.body)
-        if alias is None and method == "PUT":
-            return self.update(version, request.body)
-        if alias is not None and method == "GET":
+        if alias is None:
+            if not content_type:  # matched as "any type", then no reader for application/octet-stream
+                return 415, jetty_error(415, method, url, accept)
+            if method == "POST":
+                return self.create(version, request.body, (method, url, accept))
+            return self.update(version, request.body, (method, url, accept))
+        if method == "GET":
             return self.get(version, alias)
-        if alias is not None and method == "DELETE":
-            return self.delete(alias)
-        return 405, _error(f"HTTP method {method} is not allowed here", "InvalidRequest")
+        return self.delete(alias)
 
     @staticmethod
     def route(path: str) -> tuple[str, str | None] | None:
@@ -220,13 +371,22 @@ class SecretsApi:
 
     # -- body reading: v3 JSON-LD leniency, v4 strictness ---------------------------------
 
-    def _parse(self, version: str, body: bytes) -> tuple[dict[str, Any] | None, Response | None]:
+    def _parse(
+        self, version: str, body: bytes, where: tuple[str, str, str | None]
+    ) -> tuple[dict[str, Any] | None, Response | None]:
+        """The body as a JSON object, or the real stack's answer to it; ``where`` is (method, URL, Accept)."""
+        if not body.strip():
+            return None, (400, _error("input json is null", "ValidationFailure", ""))
         try:
-            doc = json.loads(body or b"null")
-        except ValueError:
-            return None, (400, _error("Request body was malformed", "InvalidRequest"))
+            doc = json.loads(body)
+        except json.JSONDecodeError as exc:
+            return None, _not_json(exc)
+        except ValueError:  # not UTF-8
+            return None, _not_json(json.JSONDecodeError("Invalid UTF-8 start byte", "", 0))
+        if doc is None:  # Jersey hands EDC a null object: an exception, answered by Jetty's 500 page
+            return None, (500, jetty_error(500, *where))
         if not isinstance(doc, dict):
-            return None, (400, _error("Request body was malformed", "InvalidRequest"))
+            return None, _not_json(None, _json_kind(doc))
         if version == "v4":
             context = doc.get("@context")
             if not isinstance(context, list) or V4_CONTEXT not in context:
@@ -271,13 +431,13 @@ class SecretsApi:
             return str(uuid.uuid4()), None
         raw = doc["@id"]
         if not isinstance(raw, str) or not raw.strip():
-            return None, (400, _error("@id must not be blank", "ValidationFailure", "@id", raw))
+            return None, (400, _error("@id cannot be blank", "ValidationFailure", "@id"))
         return raw, None
 
     # -- operations -------------------------------------------------------------------------
 
-    def create(self, version: str, body: bytes) -> Response:
-        doc, problem = self._parse(version, body)
+    def create(self, version: str, body: bytes, where: tuple[str, str, str | None] = ("POST", "", None)) -> Response:
+        doc, problem = self._parse(version, body, where)
         if problem or doc is None:
             return problem or (400, None)
         alias, problem = self._id(doc)
@@ -298,13 +458,13 @@ class SecretsApi:
             "createdAt": int(time.time() * 1000),
         }
 
-    def update(self, version: str, body: bytes) -> Response:
-        doc, problem = self._parse(version, body)
+    def update(self, version: str, body: bytes, where: tuple[str, str, str | None] = ("PUT", "", None)) -> Response:
+        doc, problem = self._parse(version, body, where)
         if problem or doc is None:
             return problem or (400, None)
         alias = doc.get("@id")
         if not isinstance(alias, str) or not alias.strip():
-            return 400, _error("@id must not be blank", "ValidationFailure", "@id", alias)
+            return 400, _error("@id cannot be blank", "ValidationFailure", "@id")
         value, problem = self._value(version, doc)
         if problem or value is None:
             return problem or (400, None)
@@ -338,6 +498,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: never log requests (or bodies)
         return
+
+    def parse_request(self) -> bool:
+        """Refuse request heads Jetty's 8 KiB buffer cannot hold: 414 for the request line, else 431."""
+        if not super().parse_request():
+            return False
+        line = len(getattr(self, "raw_requestline", b""))
+        head = line + sum(len(name) + len(value) + 4 for name, value in self.headers.items()) + 2
+        if line > MAX_REQUEST_HEAD:
+            refused = 414, jetty_page(414, "URI Too Long", "/badMessage", self.command, close=True)
+        elif head > MAX_REQUEST_HEAD:
+            path = urlsplit(self.path).path
+            refused = 431, jetty_page(431, "Request Header Fields Too Large", path, self.command, close=True)
+        else:
+            return True
+        self.server.record(self.command, urlsplit(self.path).path, refused[0])
+        self._send(*refused)
+        return False
 
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -423,6 +600,11 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _send(self, status: int, doc: Any) -> None:
+        if isinstance(doc, Raw):
+            if doc.close:
+                self.close_connection = True
+            self._send_raw(status, doc.body, doc.content_type or "", dict(doc.headers))
+            return
         body = b"" if doc is None else json.dumps(doc).encode("utf-8")
         self._send_raw(status, body, "application/json")
 
@@ -443,6 +625,9 @@ class _Handler(BaseHTTPRequestHandler):
 class DevServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the connects of a client opening 10 at once (vaultsync's
+    # default --parallelism): each dropped one waits 1 s for the kernel to resend it.
+    request_queue_size = 128
 
     def __init__(self, host: str, port: int, api_key: str | None = None, data_file: Path | None = None) -> None:
         self.api = SecretsApi(Vault(data_file), api_key)

@@ -27,23 +27,27 @@ async def run_bounded(
     *,
     stop: asyncio.Event | None = None,
     progress: Progress | None = None,
+    fail_fast: bool = False,
 ) -> dict[int, R | BaseException]:
     """Run ``work`` over ``items`` with at most ``parallelism`` in flight.
 
     Returns index -> result or exception. Items not started because ``stop`` was
-    set are absent from the result.
+    set (or, with ``fail_fast``, because one failed) are absent from the result.
     """
     iterator = iter(enumerate(items))
     results: dict[int, R | BaseException] = {}
+    failed = False
 
     async def worker() -> None:
+        nonlocal failed
         for index, item in iterator:
-            if stop is not None and stop.is_set():
+            if failed or (stop is not None and stop.is_set()):
                 return
             try:
                 results[index] = await work(item)
             except VaultsyncError as exc:
                 results[index] = exc
+                failed = fail_fast
             if progress is not None:
                 progress(1)
 
@@ -61,18 +65,22 @@ async def read_values(
 ) -> dict[str, str | None]:
     """GET each alias once. Raises the first error: a plan on partial knowledge is no plan.
 
-    When ``stop`` is set no further GET starts and Interrupted is raised once those in flight end.
+    After an error no further GET starts (a connector gone mid-run must not cost thousands of
+    retried requests). When ``stop`` is set no further GET starts and Interrupted is raised once
+    those in flight end.
     """
     ordered = list(aliases)
-    results = await run_bounded(ordered, client.get, parallelism, stop=stop, progress=progress)
+    results = await run_bounded(ordered, client.get, parallelism, stop=stop, progress=progress, fail_fast=True)
+    for result in results.values():
+        if isinstance(result, BaseException):
+            raise result
     if len(results) < len(ordered):
         raise Interrupted("interrupted while reading the vault; nothing was written")
     observed: dict[str, str | None] = {}
     for index, alias in enumerate(ordered):
-        result = results[index]
-        if isinstance(result, BaseException):
-            raise result
-        observed[alias] = result
+        value = results[index]
+        assert not isinstance(value, BaseException)
+        observed[alias] = value
     return observed
 
 

@@ -75,6 +75,15 @@ async def acquire(client: EdcClient, alias: str, operation: str) -> LockInfo:
     return info
 
 
+async def holder(client: EdcClient, alias: str) -> str | None:
+    """Who holds the lock now (None: nobody), for read-only commands that want to say so."""
+    raw = await client.get(alias)
+    if raw is None:
+        return None
+    held = parse_lock(raw)
+    return held.describe() if held else "an unknown holder"
+
+
 async def release(client: EdcClient, alias: str, info: LockInfo) -> None:
     """Delete the lock if it is still ours (never someone else's)."""
     raw = await client.get(alias)

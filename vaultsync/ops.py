@@ -489,8 +489,19 @@ async def drift_files(rt: Runtime, targets: Sequence[Target]) -> list[tuple[str,
     for target in targets:
         async with rt.client(target.conn) as client:
             planned = await plan_target(rt, target, client, adopt=False)
+            locked_by = await vlock.holder(client, rt.flags.lock_alias)
+            if locked_by:
+                rt.console.warn(
+                    f"{printable(target.desired.path)}: the vault is locked by {locked_by}: an apply may be "
+                    "under way, and drift seen now may be its unfinished work"
+                )
             managed = planned.loaded.record.managed
             if not planned.loaded.key_in_vault:
+                if managed:
+                    rt.console.warn(
+                        f"{printable(target.desired.path)}: no fingerprint key in the vault alias "
+                        f"{printable(rt.flags.state_alias)}: only deletions can be detected, not changed values"
+                    )
                 managed = {a: "" for a in managed}
             observed_fps = {
                 a: (fingerprint(planned.loaded.key, a, v) if v is not None else None)

@@ -6,7 +6,6 @@ see a value (none reaches them: plans hold aliases and actions only).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from vaultsync.console import Console
 from vaultsync.plan import Action, Change, Outcome, Plan
 from vaultsync.state import DriftItem
-from vaultsync.text import printable
+from vaultsync.text import printable, printable_json
 
 SENSITIVE = "(sensitive value)"
 GITHUB_COMMENT_LIMIT = 65_535
@@ -145,7 +144,7 @@ def json_plan(reports: Sequence[PlanReport]) -> str:
             for r in reports
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False)
+    return printable_json(doc)
 
 
 # -- Markdown (pull-request comments) ---------------------------------------------------------
@@ -390,4 +389,4 @@ def json_drift(results: Sequence[tuple[str, Sequence[DriftItem], Sequence[DriftI
             for file, drifted, pending in results
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False)
+    return printable_json(doc)

@@ -31,6 +31,12 @@ def new_key() -> bytes:
     return secrets.token_bytes(32)
 
 
+def key_id(key: bytes) -> str:
+    """Names the key without revealing it. A state file records it, so that a file used against
+    another vault (whose state alias holds another key) is refused instead of quietly rewritten."""
+    return "hmac-sha256:" + hmac.new(key, b"vaultsync key id", hashlib.sha256).hexdigest()
+
+
 def fingerprint(key: bytes, alias: str, value: str) -> str:
     """A keyed fingerprint of (alias, value): useless without the key, which never sits beside it."""
     mac = hmac.new(key, alias.encode("utf-8") + b"\x00" + value.encode("utf-8"), hashlib.sha256)
@@ -72,6 +78,7 @@ class StoredState:
 
     record: StateRecord | None
     key: bytes | None
+    key_id: str | None = None  # a state file's record of which vault key its fingerprints use
 
 
 def encode_vault_value(record: StateRecord | None, key: bytes) -> str:
@@ -81,8 +88,11 @@ def encode_vault_value(record: StateRecord | None, key: bytes) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
-def encode_file(record: StateRecord) -> str:
-    return json.dumps(record.to_doc(), indent=2, sort_keys=True) + "\n"
+def encode_file(record: StateRecord, key_ident: str | None = None) -> str:
+    doc = record.to_doc()
+    if key_ident is not None:
+        doc["keyId"] = key_ident
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
 def _bad(where: str, message: str) -> InputError:
@@ -116,7 +126,8 @@ def decode(text: str, where: str) -> StoredState:
     for alias, meta in managed.items():
         fp = meta.get("fingerprint", "") if isinstance(meta, dict) else ""
         fps[alias] = fp if isinstance(fp, str) else ""
-    return StoredState(StateRecord(lineage, serial, fps), key)
+    ident = doc.get("keyId")
+    return StoredState(StateRecord(lineage, serial, fps), key, ident if isinstance(ident, str) else None)
 
 
 @dataclass(frozen=True, slots=True)

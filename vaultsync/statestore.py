@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vaultsync.client import EdcClient
 from vaultsync.errors import AlreadyExistsError, InputError, Problem, VaultsyncError
-from vaultsync.state import StateRecord, StoredState, decode, encode_file, encode_vault_value, new_key
+from vaultsync.state import StateRecord, StoredState, decode, encode_file, encode_vault_value, key_id, new_key
 
 
 @dataclass
@@ -45,11 +45,11 @@ class StateStore:
     async def load(self) -> Loaded:
         raw = await self.client.get(self.alias)
         vault = decode(raw, f"vault alias {self.alias}") if raw is not None else StoredState(None, None)
-        record = (vault.record if self.path is None else self._read_file()) or StateRecord.empty()
+        record = (vault.record if self.path is None else self._read_file(vault.key)) or StateRecord.empty()
         key = vault.key if vault.key is not None else new_key()
         return Loaded(record, key, vault.key is not None, raw is not None)
 
-    def _read_file(self) -> StateRecord | None:
+    def _read_file(self, vault_key: bytes | None) -> StateRecord | None:
         assert self.path is not None
         try:
             text = self.path.read_text("utf-8")
@@ -60,6 +60,18 @@ class StateStore:
         stored = decode(text, str(self.path))
         if stored.key is not None:
             raise InputError([Problem(str(self.path), "a state file must not hold the fingerprint key")])
+        if stored.key_id is not None and (vault_key is None or key_id(vault_key) != stored.key_id):
+            found = "holds no fingerprint key" if vault_key is None else "holds another fingerprint key"
+            raise InputError(
+                [
+                    Problem(
+                        str(self.path),
+                        f"this state file was written for another vault: the vault alias {self.alias} {found}. "
+                        "Check --url and --state-file. If this is the right connector and its state alias was "
+                        'deleted or replaced, remove "keyId" from the state file to record the new key',
+                    )
+                ]
+            )
         return stored.record
 
     async def _store_vault_value(self, loaded: Loaded, value: str) -> None:
@@ -91,7 +103,7 @@ class StateStore:
         """Write ``record`` (the caller holds the lock)."""
         if self.path is not None:
             await self.ensure_key(loaded)
-            write_atomically(self.path, encode_file(record))
+            write_atomically(self.path, encode_file(record, key_id(loaded.key)))
         else:
             await self._store_vault_value(loaded, encode_vault_value(record, loaded.key))
             loaded.key_in_vault = True

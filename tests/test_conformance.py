@@ -1,0 +1,686 @@
+"""Conformance: the same raw HTTP requests to the dev-server and to a real EDC connector, the same answers.
+
+Each case is one data row sent to every target; it asserts the status code and the shape of the body
+(EDC's JSON error array, IdResponse, empty, Jetty's error page, Jersey's plain-text 400...).
+
+Rows of the ``stack`` layer exercise what every management resource shares (Jetty, Jersey, the auth filter,
+EDC's error mapper): on a real connector that serves no secrets API they go to ``/v3/assets`` of the same
+runtime, which is how they are measured on this machine. Rows of the ``secrets`` layer need ``/v3/secrets``
+or ``/v4/secrets`` and skip on a connector without them (tests/edc/FINDINGS.md: secrets-api is not on the
+Maven Central reachable here).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from edc_fixtures import (
+    ALIAS_SAMPLES,
+    LONG_ALIASES,
+    Connectors,
+    asset_body,
+    edc_versions,
+    http_client,
+    no_secrets_api_reason,
+)
+
+from vaultsync.devserver import DevServer
+
+pytest_plugins = ("edc_fixtures",)
+
+EDC_NS = "https://w3id.org/edc/v0.0.1/ns/"
+V4_CONTEXT = "https://w3id.org/edc/connector/management/v2"
+MISSING_VALUE = f"mandatory value '{EDC_NS}value' is missing or it is blank"
+DEV_KEY = "conformance-key"
+ERROR_KEYS = {"message", "type", "path", "invalidValue"}
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    api_key: str
+    served: tuple[str, ...]  # secrets API versions served
+    edc_version: str | None = None  # None: the dev-server
+
+    @property
+    def stand_in(self) -> bool:
+        """Whether stack rows go to the asset API (a connector without the secrets API)."""
+        return "v3" not in self.served
+
+
+@dataclass
+class Ctx:
+    target: Target
+    api: str
+    alias: str
+
+    @property
+    def collection(self) -> str:
+        return "/v3/assets" if self.target.stand_in else f"/{self.api}/secrets"
+
+    @property
+    def item(self) -> str:
+        return f"{self.collection}/{quote(self.alias, safe='')}"
+
+
+Shape = Callable[[httpx.Response, Ctx], None]
+Body = Callable[[Ctx], Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    method: str
+    path: str  # "{collection}", "{item}", or a path with them as prefixes; else literal
+    status: int
+    shape: Shape
+    body: Body | bytes | None = None
+    layer: str = "stack"  # "stack": any served management resource; "secrets": the secrets API itself
+    api: str = "v3"
+    key: str = "good"  # "good", "none" or "wrong"
+    accept: str | None = "application/json"
+    content_type: str | None = "application/json"
+    exists: bool = False  # create the alias before the request
+    stored: str | None = None  # after the request, GET returns this value
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# -- body shapes ------------------------------------------------------------------------------------
+
+
+def _content_type(response: httpx.Response) -> str:
+    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def edc_errors(kind: str, message: str | Callable[[Ctx], str] | None = None, path: Any = ...) -> Shape:
+    """EDC's error body: a JSON array of {message, type, path, invalidValue} objects."""
+
+    def check(response: httpx.Response, ctx: Ctx) -> None:
+        assert _content_type(response) == "application/json"
+        items = response.json()
+        assert isinstance(items, list) and items, items
+        assert all(isinstance(item, dict) and set(item) == ERROR_KEYS for item in items), items
+        assert items[0]["type"] == kind
+        if message is not None:
+            expected = message(ctx) if callable(message) else message
+            assert items[0]["message"] == expected
+        if path is not ...:
+            assert items[0]["path"] == path
+
+    return check
+
+
+def auth_failed(message: str) -> Shape:
+    def check(response: httpx.Response, ctx: Ctx) -> None:
+        assert _content_type(response) == "application/json"
+        expected = [{"message": message, "type": "AuthenticationFailed", "path": None, "invalidValue": None}]
+        assert response.json() == expected
+
+    return check
+
+
+def not_found(response: httpx.Response, ctx: Ctx) -> None:
+    resource = "Asset" if ctx.target.stand_in else "Secret"
+    message = f"Object of type {resource} with ID={ctx.alias} was not found"
+    edc_errors("ObjectNotFound", message, None)(response, ctx)
+
+
+def conflict(response: httpx.Response, ctx: Ctx) -> None:
+    edc_errors("ObjectConflict")(response, ctx)
+    message = response.json()[0]["message"]
+    assert ctx.alias in message
+    if not ctx.target.stand_in:
+        assert message == f"Secret {ctx.alias} already exist"
+
+
+def id_response(generated: bool = False) -> Shape:
+    def check(response: httpx.Response, ctx: Ctx) -> None:
+        assert _content_type(response) == "application/json"
+        doc = response.json()
+        assert doc["@type"] == "IdResponse"
+        assert isinstance(doc["createdAt"], int) and doc["createdAt"] > 1_600_000_000_000  # epoch milliseconds
+        assert "@context" in doc
+        if generated:
+            assert isinstance(doc["@id"], str) and doc["@id"].strip()
+        else:
+            assert doc["@id"] == ctx.alias
+
+    return check
+
+
+def empty(response: httpx.Response, ctx: Ctx) -> None:
+    assert response.content == b""
+
+
+def secret_doc(value: str) -> Shape:
+    def check(response: httpx.Response, ctx: Ctx) -> None:
+        assert _content_type(response) == "application/json"
+        doc = response.json()
+        assert doc["@id"] == ctx.alias
+        assert doc["value"] == value
+        assert "@context" in doc
+
+    return check
+
+
+def jetty_page(message: str) -> Shape:
+    """Jetty's HTML error page, e.g. ``<title>Error 404 Not Found</title>``."""
+
+    def check(response: httpx.Response, ctx: Ctx) -> None:
+        assert _content_type(response) == "text/html"
+        assert f"<title>Error {response.status_code} {message}</title>" in response.text
+
+    return check
+
+
+def jetty_json(message: str) -> Shape:
+    """Jetty's error as JSON (when the request accepts JSON): an object, not EDC's array."""
+
+    def check(response: httpx.Response, ctx: Ctx) -> None:
+        assert _content_type(response) == "application/json"
+        doc = response.json()
+        assert isinstance(doc, dict)
+        assert doc["message"] == message
+        assert doc["status"] == str(response.status_code)
+        assert doc["url"].endswith(response.request.url.raw_path.decode())
+
+    return check
+
+
+def jetty_text(response: httpx.Response, ctx: Ctx) -> None:
+    assert _content_type(response) == "text/plain"
+    assert response.text.startswith(f"HTTP ERROR {response.status_code} ")
+
+
+def plain_text(fragment: str) -> Shape:
+    """Jersey's answer to a body Jackson cannot read: text/plain, not an EDC error array."""
+
+    def check(response: httpx.Response, ctx: Ctx) -> None:
+        assert _content_type(response) == "text/plain"
+        assert fragment in response.text
+
+    return check
+
+
+def allow(methods: str, inner: Shape) -> Shape:
+    def check(response: httpx.Response, ctx: Ctx) -> None:
+        assert set(response.headers.get("allow", "").split(",")) == set(methods.split(","))
+        inner(response, ctx)
+
+    return check
+
+
+# -- bodies ------------------------------------------------------------------------------------------
+
+
+def valid(value: str = "s3cr3t-v") -> Body:
+    """A valid create/update body for the target's resource (an asset on a stand-in)."""
+
+    def make(ctx: Ctx) -> Any:
+        if ctx.target.stand_in:
+            return asset_body(ctx.alias)
+        if ctx.api == "v4":
+            return {"@context": [V4_CONTEXT], "@type": "Secret", "@id": ctx.alias, "value": value}
+        return {"@context": {"@vocab": EDC_NS}, "@type": "Secret", "@id": ctx.alias, "value": value}
+
+    return make
+
+
+def with_id(alias: str) -> Body:
+    def make(ctx: Ctx) -> Any:
+        body = valid()(ctx)
+        body["@id"] = alias
+        return body
+
+    return make
+
+
+def without_id(ctx: Ctx) -> Any:
+    body = valid()(ctx)
+    del body["@id"]
+    return body
+
+
+def secret(fields: dict[str, Any]) -> Body:
+    """A secrets body with exactly these fields; ``@id`` is the row's alias unless given."""
+
+    def make(ctx: Ctx) -> Any:
+        return {"@id": ctx.alias, **fields}
+
+    return make
+
+
+V3CTX = {"@vocab": EDC_NS}
+V4CTX = [V4_CONTEXT]
+
+# -- the rows ------------------------------------------------------------------------------------------
+
+UNSERVED = "/v1/secrets"  # removed after EDC 0.10: served by neither target
+
+STACK: list[Case] = [
+    # success and EDC's own errors (measured on the real stack through /v3/assets)
+    Case("post-200-idresponse", "POST", "{collection}", 200, id_response(), valid()),
+    Case("post-no-id-generates-one", "POST", "{collection}", 200, id_response(generated=True), without_id),
+    Case("post-409-conflict", "POST", "{collection}", 409, conflict, valid(), exists=True),
+    Case(
+        "post-400-blank-id",
+        "POST",
+        "{collection}",
+        400,
+        edc_errors("ValidationFailure", "@id cannot be blank", "@id"),
+        with_id(" "),
+    ),
+    Case("get-404-object-not-found", "GET", "{item}", 404, not_found),
+    Case("put-204", "PUT", "{collection}", 204, empty, valid(), exists=True),
+    Case("put-404-unknown", "PUT", "{collection}", 404, not_found, valid()),
+    Case("delete-204", "DELETE", "{item}", 204, empty, exists=True),
+    Case("delete-404-unknown", "DELETE", "{item}", 404, not_found),
+    # authentication: after resource matching, before the body is read
+    Case("401-missing-key", "GET", "{item}", 401, auth_failed("x-api-key not found"), key="none"),
+    Case("401-wrong-key", "GET", "{item}", 401, auth_failed("Request could not be authenticated"), key="wrong"),
+    Case("401-before-body", "POST", "{collection}", 401, auth_failed("x-api-key not found"), b"{no", key="none"),
+    # bodies Jersey cannot read: text/plain 400, not EDC's array
+    Case("400-not-json-text-plain", "POST", "{collection}", 400, plain_text("line: 1, column: "), b"{not json"),
+    Case("400-put-not-json", "PUT", "{collection}", 400, plain_text("line: 1, column: "), b"{not json"),
+    Case("400-array-body", "POST", "{collection}", 400, plain_text("encountered ARRAY Value"), b"[1]"),
+    Case("400-string-body", "POST", "{collection}", 400, plain_text("encountered STRING Value"), b'"x"'),
+    Case(
+        "400-empty-body",
+        "POST",
+        "{collection}",
+        400,
+        edc_errors("ValidationFailure", "input json is null", ""),
+        b"",
+    ),
+    Case("500-null-body", "POST", "{collection}", 500, jetty_page("Internal Server Error"), b"null", accept="*/*"),
+    Case(
+        "415-no-content-type",
+        "POST",
+        "{collection}",
+        415,
+        jetty_page("Unsupported Media Type"),
+        valid(),
+        accept="*/*",
+        content_type=None,
+    ),
+    Case(  # no Content-Type matches any resource method: auth runs first
+        "401-no-content-type-no-key",
+        "POST",
+        "{collection}",
+        401,
+        auth_failed("x-api-key not found"),
+        valid(),
+        key="none",
+        content_type=None,
+    ),
+    Case(  # a Content-Type no resource method consumes fails matching: before auth
+        "415-text-plain-no-key",
+        "PUT",
+        "{collection}",
+        415,
+        empty,
+        valid(),
+        key="none",
+        content_type="text/plain",
+    ),
+    Case(
+        "415-text-plain",
+        "POST",
+        "{collection}",
+        415,
+        jetty_page("Unsupported Media Type"),
+        valid(),
+        accept="*/*",
+        content_type="text/plain",
+    ),
+    # no such method on a served path: Jersey's 405, before auth; a page only for GET and POST
+    Case(
+        "405-get-collection",
+        "GET",
+        "{collection}",
+        405,
+        allow("OPTIONS,POST,PUT", jetty_page("Method Not Allowed")),
+        accept="*/*",
+    ),
+    Case(
+        "405-get-collection-json",
+        "GET",
+        "{collection}",
+        405,
+        allow("OPTIONS,POST,PUT", jetty_json("Method Not Allowed")),
+    ),
+    Case("405-delete-collection", "DELETE", "{collection}", 405, allow("OPTIONS,POST,PUT", empty)),
+    Case("405-patch-item-no-key", "PATCH", "{item}", 405, allow("DELETE,GET,OPTIONS", empty), key="none"),
+    # a path nothing serves: Jetty's 404, whatever the key; never EDC's ObjectNotFound array
+    Case("404-unserved-json", "GET", UNSERVED + "/x", 404, jetty_json("Not Found")),
+    Case("404-unserved-html", "GET", UNSERVED + "/x", 404, jetty_page("Not Found"), accept="*/*"),
+    Case("404-unserved-text", "GET", UNSERVED + "/x", 404, jetty_text, accept="text/plain"),
+    Case("404-unserved-no-accept", "GET", UNSERVED + "/x", 404, jetty_page("Not Found"), accept=None),
+    Case("404-unserved-empty-accept", "GET", UNSERVED + "/x", 404, empty, accept=""),
+    Case("404-unserved-accept-xml", "GET", UNSERVED + "/x", 404, empty, accept="application/xml"),
+    Case("404-unserved-post", "POST", UNSERVED, 404, jetty_json("Not Found"), valid()),
+    Case("404-unserved-put", "PUT", UNSERVED, 404, empty, valid()),
+    Case("404-unserved-delete", "DELETE", UNSERVED + "/x", 404, empty),
+    Case("404-unserved-no-key", "GET", UNSERVED + "/x", 404, jetty_json("Not Found"), key="none"),
+    Case("404-unserved-wrong-key", "GET", UNSERVED + "/x", 404, jetty_json("Not Found"), key="wrong"),
+    # paths Jetty 12 refuses before anything else (auth included): why '%', '/', '\' cannot be in an alias
+    Case("400-encoded-percent", "GET", "{collection}/vs%25x", 400, jetty_page("Ambiguous URI path encoding")),
+    Case("400-encoded-percent-delete", "DELETE", "{collection}/vs%25x", 400, empty),
+    Case("400-encoded-percent-post", "POST", "{collection}/vs%25x", 400, jetty_page("Ambiguous URI path encoding")),
+    Case("400-encoded-slash", "GET", "{collection}/vs%2Fx", 400, jetty_page("Ambiguous URI path separator")),
+    Case("400-encoded-backslash", "GET", "{collection}/vs%5Cx", 400, jetty_page("Suspicious Path Character")),
+    Case(
+        "400-encoded-slash-no-key",
+        "GET",
+        "{collection}/vs%2fx",
+        400,
+        jetty_page("Ambiguous URI path separator"),
+        key="none",
+    ),
+    Case("400-encoded-tab", "GET", "{collection}/vs%09x", 400, jetty_page("Suspicious Path Character")),
+    Case("400-encoded-dotdot", "GET", "{collection}/%2e%2e", 400, jetty_page("Ambiguous URI path segment")),
+    Case("400-broken-escape", "GET", "{collection}/vs%zzx", 400, jetty_page("Bad Request")),
+    # request heads over Jetty's 8 KiB buffer
+    Case("431-long-path", "GET", "{collection}/" + "a" * 8100, 431, jetty_page("Request Header Fields Too Large")),
+    Case("431-long-path-delete", "DELETE", "{collection}/" + "a" * 8100, 431, empty),
+    Case("414-longer-path", "GET", "{collection}/" + "a" * 10000, 414, jetty_page("URI Too Long")),
+    Case("414-longer-path-delete", "DELETE", "{collection}/" + "a" * 10000, 414, jetty_page("URI Too Long")),
+    Case(
+        "431-big-header",
+        "GET",
+        "{item}",
+        431,
+        jetty_page("Request Header Fields Too Large"),
+        headers={"X-Padding": "p" * 9000},
+    ),
+]
+
+
+def _secrets_rows(api: str) -> list[Case]:
+    ctx = V3CTX if api == "v3" else V4CTX
+    rows = [
+        Case("post-200", "POST", "{collection}", 200, id_response(), valid("s3cr3t-1"), stored="s3cr3t-1"),
+        Case("post-409-message", "POST", "{collection}", 409, conflict, valid(), exists=True),
+        Case(
+            "post-400-missing-value",
+            "POST",
+            "{collection}",
+            400,
+            edc_errors("ValidationFailure", MISSING_VALUE if api == "v3" else None),
+            secret({"@context": ctx, "@type": "Secret"}),
+        ),
+        Case(
+            "post-400-empty-value",
+            "POST",
+            "{collection}",
+            400,
+            edc_errors("ValidationFailure"),
+            secret({"@context": ctx, "@type": "Secret", "value": ""}),
+        ),
+        Case(
+            "post-400-blank-value",
+            "POST",
+            "{collection}",
+            400,
+            edc_errors("ValidationFailure"),
+            secret({"@context": ctx, "@type": "Secret", "value": "   "}),
+        ),
+        Case(
+            "post-400-no-context",
+            "POST",
+            "{collection}",
+            400,
+            edc_errors("ValidationFailure"),
+            secret({"@type": "Secret", "value": "s3cr3t"}),
+        ),
+        Case("get-200-value", "GET", "{item}", 200, secret_doc("s3cr3t-v"), exists=True),
+        Case(
+            "put-204-changes-value",
+            "PUT",
+            "{collection}",
+            204,
+            empty,
+            valid("s3cr3t-2"),
+            exists=True,
+            stored="s3cr3t-2",
+        ),
+        Case(
+            "put-400-blank-id",
+            "PUT",
+            "{collection}",
+            400,
+            edc_errors("ValidationFailure", path="@id"),
+            secret({"@context": ctx, "@type": "Secret", "@id": " ", "value": "s3cr3t"}),
+        ),
+    ]
+    if api == "v3":
+        rows += [
+            Case(
+                "v3-edc-prefix",
+                "POST",
+                "{collection}",
+                200,
+                id_response(),
+                secret({"@context": {"edc": EDC_NS}, "@type": "Secret", "edc:value": "s3cr3t-px"}),
+                stored="s3cr3t-px",
+            ),
+            Case(
+                "v3-full-iri",
+                "POST",
+                "{collection}",
+                200,
+                id_response(),
+                lambda c: {"@context": {"edc": EDC_NS}, "@id": c.alias, EDC_NS + "value": "s3cr3t-iri"},
+                stored="s3cr3t-iri",
+            ),
+            Case(
+                "v3-empty-context-gets-vocab",
+                "POST",
+                "{collection}",
+                200,
+                id_response(),
+                secret({"@context": {}, "value": "s3cr3t-ec"}),
+                stored="s3cr3t-ec",
+            ),
+            Case(
+                "v3-type-not-checked",
+                "POST",
+                "{collection}",
+                200,
+                id_response(),
+                secret({"@context": V3CTX, "@type": "edc:Whatever", "value": "s3cr3t-t"}),
+                stored="s3cr3t-t",
+            ),
+            Case("v3-number-500-empty", "POST", "{collection}", 500, empty, secret({"@context": V3CTX, "value": 42})),
+            Case(
+                "v3-boolean-500-empty", "POST", "{collection}", 500, empty, secret({"@context": V3CTX, "value": True})
+            ),
+            Case(
+                "v3-object-500-empty",
+                "POST",
+                "{collection}",
+                500,
+                empty,
+                secret({"@context": V3CTX, "value": {"k": "s3cr3t"}}),
+            ),
+            Case(
+                "v3-array-keeps-first",
+                "POST",
+                "{collection}",
+                200,
+                id_response(),
+                secret({"@context": V3CTX, "value": ["s3cr3t-first", "s3cr3t-second"]}),
+                stored="s3cr3t-first",
+            ),
+            Case(
+                "v3-null-value-400",
+                "POST",
+                "{collection}",
+                400,
+                edc_errors("ValidationFailure"),
+                secret({"@context": V3CTX, "value": None}),
+            ),
+        ]
+    else:
+        rows += [
+            Case(
+                "v4-type-edc-secret-400",
+                "POST",
+                "{collection}",
+                400,
+                edc_errors("ValidationFailure"),
+                secret({"@context": V4CTX, "@type": "edc:Secret", "value": "s3cr3t"}),
+            ),
+            Case(
+                "v4-no-type-400",
+                "POST",
+                "{collection}",
+                400,
+                edc_errors("ValidationFailure"),
+                secret({"@context": V4CTX, "value": "s3cr3t"}),
+            ),
+            Case(
+                "v4-context-object-400",
+                "POST",
+                "{collection}",
+                400,
+                edc_errors("ValidationFailure"),
+                secret({"@context": {"@vocab": EDC_NS}, "@type": "Secret", "value": "s3cr3t"}),
+            ),
+            Case(
+                "v4-context-string-400",
+                "POST",
+                "{collection}",
+                400,
+                edc_errors("ValidationFailure"),
+                secret({"@context": V4_CONTEXT, "@type": "Secret", "value": "s3cr3t"}),
+            ),
+        ]
+        for label, value in [("number", 42), ("boolean", True), ("object", {"k": "s3cr3t"}), ("array", ["s3cr3t"])]:
+            rows.append(
+                Case(
+                    f"v4-{label}-value-400",
+                    "POST",
+                    "{collection}",
+                    400,
+                    edc_errors("ValidationFailure"),
+                    secret({"@context": V4CTX, "@type": "Secret", "value": value}),
+                )
+            )
+    return [Case(**{**row.__dict__, "id": f"{api}-{row.id}", "api": api, "layer": "secrets"}) for row in rows]
+
+
+SECRETS = _secrets_rows("v3") + _secrets_rows("v4")
+CASES = STACK + SECRETS
+
+
+# -- targets -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dev_target() -> Iterator[Target]:
+    server = DevServer("127.0.0.1", 0, api_key=DEV_KEY)
+    server.start_background()
+    try:
+        yield Target("devserver", server.url, DEV_KEY, ("v3", "v4"))
+    finally:
+        server.stop()
+
+
+TARGETS = ["devserver", *(pytest.param(f"edc-{v}", marks=pytest.mark.edc) for v in edc_versions())]
+
+
+@pytest.fixture(params=TARGETS)
+def target(request: pytest.FixtureRequest, dev_target: Target) -> Target:
+    name: str = request.param
+    if name == "devserver":
+        return dev_target
+    connectors: Connectors = request.getfixturevalue("edc_connectors")
+    edc = connectors.get(name.removeprefix("edc-"))
+    return Target(name, edc.url, edc.api_key, edc.secrets_api, edc.version)
+
+
+def send(client: httpx.Client, target: Target, case: Case, ctx: Ctx, path: str | None = None) -> httpx.Response:
+    path = path if path is not None else case.path.replace("{collection}", ctx.collection).replace("{item}", ctx.item)
+    headers = dict(case.headers)
+    if case.accept is not None:
+        headers["Accept"] = case.accept
+    key = {"good": target.api_key, "wrong": "wrong-" + target.api_key, "none": None}[case.key]
+    if key is not None:
+        headers["X-Api-Key"] = key
+    content: bytes | None = None
+    if case.body is not None:
+        raw = case.body if isinstance(case.body, bytes) else json.dumps(case.body(ctx)).encode()
+        content = raw
+        if case.content_type is not None:
+            headers["Content-Type"] = case.content_type
+    request = client.build_request(case.method, target.url + path, content=content, headers=headers)
+    if case.accept is None:
+        del request.headers["Accept"]  # httpx adds "*/*" on its own
+    return client.send(request)
+
+
+def seed(client: httpx.Client, target: Target, ctx: Ctx) -> None:
+    response = client.post(target.url + ctx.collection, json=valid()(ctx), headers={"X-Api-Key": target.api_key})
+    assert response.status_code == 200, response.text
+
+
+def read_value(client: httpx.Client, target: Target, ctx: Ctx) -> Any:
+    response = client.get(target.url + ctx.item, headers={"X-Api-Key": target.api_key, "Accept": "application/json"})
+    assert response.status_code == 200, response.text
+    return response.json().get("value")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_same_status_and_body_shape(target: Target, case: Case) -> None:
+    if case.layer == "secrets" and case.api not in target.served:
+        pytest.skip(no_secrets_api_reason(target.edc_version or "dev-server", case.api))
+    ctx = Ctx(target, case.api, f"conf-{case.id}-{uuid.uuid4().hex[:8]}")
+    with http_client() as client:
+        if case.exists:
+            seed(client, target, ctx)
+        response = send(client, target, case, ctx)
+        assert response.status_code == case.status, response.text[:500]
+        case.shape(response, ctx)
+        if case.stored is not None:
+            assert read_value(client, target, ctx) == case.stored
+
+
+# -- aliases through the URL path ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alias", list(ALIAS_SAMPLES), ids=[a[:24] for a in ALIAS_SAMPLES])
+def test_alias_round_trip_or_jetty_400(target: Target, alias: str) -> None:
+    # POST carries the alias in the body (always accepted); GET and DELETE carry it in the path, encoded as
+    # vaultsync's client encodes it. On Jetty 12 '%', '/' and '\' make an orphan: created, never reachable.
+    ctx = Ctx(target, "v3", alias)
+    expected = ALIAS_SAMPLES[alias]
+    with http_client() as client:
+        seed(client, target, ctx)
+        headers = {"X-Api-Key": target.api_key, "Accept": "application/json"}
+        got = client.get(target.url + ctx.item, headers=headers)
+        deleted = client.delete(target.url + ctx.item, headers=headers)
+    if expected == "ok":
+        assert got.status_code == 200, got.text[:300]
+        assert got.json()["@id"] == alias
+        assert deleted.status_code == 204
+    else:
+        assert (got.status_code, deleted.status_code) == (expected, expected)
+        assert _content_type(got) == "text/html"
+
+
+@pytest.mark.parametrize("alias", list(LONG_ALIASES), ids=[f"{len(a)}x{a[0]}" for a in LONG_ALIASES])
+def test_alias_too_long_for_the_request_head(target: Target, alias: str) -> None:
+    ctx = Ctx(target, "v3", alias)
+    with http_client() as client:
+        got = client.get(target.url + ctx.item, headers={"X-Api-Key": target.api_key})
+    assert got.status_code == LONG_ALIASES[alias]
+    assert _content_type(got) == "text/html"
