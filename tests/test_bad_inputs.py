@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import Result, Server, run_cli, write_desired
 
 from vaultsync.desired import MAX_FILE_BYTES
+from vaultsync.devserver import DevServer
 
 INPUTS = Path(__file__).parent / "inputs"
 EXPECTED: dict[str, object] = json.loads((INPUTS / "expected.json").read_text("utf-8"))
@@ -28,6 +30,23 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # anything but \t and \n
 def _unset(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in UNSET:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[Server]:
+    dev = DevServer("127.0.0.1", 0)
+    dev.start_background()
+    try:
+        yield Server(dev)
+    finally:
+        dev.stop()
+
+
+@pytest.fixture
+def devserver(_server: Server) -> Server:
+    """One dev-server for the whole corpus (hundreds of runs), its request log emptied for each test."""
+    _server.reset_log()
+    return _server
 
 
 def run(command: str, file: Path, devserver: Server) -> Result:

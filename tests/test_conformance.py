@@ -12,6 +12,7 @@ Maven Central reachable here).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,7 +32,9 @@ from edc_fixtures import (
     no_secrets_api_reason,
 )
 
+from vaultsync.client import NOT_SERVED, ClientOptions, EdcClient
 from vaultsync.devserver import DevServer
+from vaultsync.errors import ApiError, NotFoundError
 
 pytest_plugins = ("edc_fixtures",)
 
@@ -212,7 +215,7 @@ def plain_text(fragment: str) -> Shape:
 
 def allow(methods: str, inner: Shape) -> Shape:
     def check(response: httpx.Response, ctx: Ctx) -> None:
-        assert set(response.headers.get("allow", "").split(",")) == set(methods.split(","))
+        assert response.headers.get("allow") == methods
         inner(response, ctx)
 
     return check
@@ -347,7 +350,7 @@ STACK: list[Case] = [
         "GET",
         "{collection}",
         405,
-        allow("OPTIONS,POST,PUT", jetty_page("Method Not Allowed")),
+        allow("POST,OPTIONS,PUT", jetty_page("Method Not Allowed")),
         accept="*/*",
     ),
     Case(
@@ -355,9 +358,9 @@ STACK: list[Case] = [
         "GET",
         "{collection}",
         405,
-        allow("OPTIONS,POST,PUT", jetty_json("Method Not Allowed")),
+        allow("POST,OPTIONS,PUT", jetty_json("Method Not Allowed")),
     ),
-    Case("405-delete-collection", "DELETE", "{collection}", 405, allow("OPTIONS,POST,PUT", empty)),
+    Case("405-delete-collection", "DELETE", "{collection}", 405, allow("POST,OPTIONS,PUT", empty)),
     Case("405-patch-item-no-key", "PATCH", "{item}", 405, allow("DELETE,GET,OPTIONS", empty), key="none"),
     # a path nothing serves: Jetty's 404, whatever the key; never EDC's ObjectNotFound array
     Case("404-unserved-json", "GET", UNSERVED + "/x", 404, jetty_json("Not Found")),
@@ -684,3 +687,24 @@ def test_alias_too_long_for_the_request_head(target: Target, alias: str) -> None
         got = client.get(target.url + ctx.item, headers={"X-Api-Key": target.api_key})
     assert got.status_code == LONG_ALIASES[alias]
     assert _content_type(got) == "text/html"
+
+
+# -- what vaultsync's client makes of these answers -----------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", ["get", "create", "update", "delete"])
+def test_client_never_reads_a_jetty_404_as_absent(target: Target, operation: str) -> None:
+    # A base URL that serves no secrets API (here: one path segment too many) answers every call with
+    # Jetty's 404; only EDC's ObjectNotFound array may mean "absent" or "already deleted".
+    async def run() -> object:
+        options = ClientOptions(max_retries=0)
+        async with EdcClient(target.url + "/nowhere", target.api_key, "v3", options) as client:
+            if operation in ("create", "update"):
+                return await getattr(client, operation)("conf-alias", "s3cr3t")
+            return await getattr(client, operation)("conf-alias")
+
+    with pytest.raises(ApiError) as info:
+        asyncio.run(run())
+    assert info.value.status == 404
+    assert not isinstance(info.value, NotFoundError)
+    assert NOT_SERVED in str(info.value)

@@ -265,3 +265,18 @@ def test_wrong_api_key_is_refused_and_nothing_is_written(backend: Backend, tmp_p
         assert "not-the-key" not in result.both
         no_leak(result)
     assert backend.read(a) is None
+
+
+def test_wrong_base_url_is_an_error_not_a_plan_of_creates(backend: Backend, tmp_path: Path) -> None:
+    # A base URL without /api/management reaches the server, but no secrets API: Jetty's 404, not EDC's.
+    a = backend.alias("a")
+    path = write_desired(tmp_path / "d.json", {a: CANARY})
+    url = backend.url.replace("/api/management", "")
+    wrong = Backend(backend.name, url, backend.api_key, backend.api_version, backend.prefix)
+    for command in (["plan", "--detailed-exitcode"], ["apply", "--auto-approve"]):
+        result = wrong.cli(command[0], str(path), *command[1:])
+        assert result.code == 1, result
+        assert "does not serve the EDC secrets API" in result.err
+        assert "create" not in result.out
+        no_leak(result)
+    assert backend.read(a) is None

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from vaultsync.errors import InputError, Problem, UsageError
 from vaultsync.model import DEFAULT_LOCK_ALIAS, DEFAULT_STATE_ALIAS, Target
+from vaultsync.text import printable
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +120,9 @@ def resolve(flags: Flags, target: Target, env: Mapping[str, str], where: str) ->
     warnings: list[str] = []
     if flags.insecure and parts.scheme == "https":
         warnings.append("--insecure: TLS certificates are NOT verified; anyone on the path can read the secrets")
-    if key and parts.scheme == "http" and not _is_loopback(parts.hostname):
-        warnings.append(
-            f"the API key and secret values travel unencrypted over plain HTTP to {parts.hostname}; use https://"
-        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        what = "the API key and secret values travel" if key else "secret values travel"
+        warnings.append(f"{what} unencrypted over plain HTTP to {printable(parts.hostname)}; use https://")
     return Connection(url.rstrip("/"), key, api_version, tuple(warnings))
 
 
