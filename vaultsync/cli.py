@@ -115,9 +115,22 @@ def _runtime(kw: dict[str, Any]) -> Runtime:
         state_alias=kw.get("state_alias", "vaultsync-state"),
         lock_alias=kw.get("lock_alias", "vaultsync-lock"),
     )
-    if flags.state_alias == flags.lock_alias:
-        raise UsageError("--state-alias and --lock-alias must name different aliases")
+    check_reserved(flags.state_alias, flags.lock_alias)
     return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False))
+
+
+def check_reserved(state_alias: str, lock_alias: str) -> None:
+    """--state-alias / --lock-alias must be usable aliases, and two different ones."""
+    if state_alias == lock_alias:
+        raise UsageError("--state-alias and --lock-alias must name different aliases")
+    if (state_alias, lock_alias) == ("vaultsync-state", "vaultsync-lock"):
+        return
+    from vaultsync.desired import alias_problems
+    from vaultsync.text import printable
+
+    for flag, alias in (("--state-alias", state_alias), ("--lock-alias", lock_alias)):
+        for message in alias_problems(alias):
+            raise UsageError(f"{flag} {printable(alias)!r}: {message}")
 
 
 def _console(kw: dict[str, Any]) -> Console:
@@ -163,6 +176,7 @@ def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
 
     console = _console(kw)
     env: dict[str, str] = dict(os.environ)
+    check_reserved(kw["state_alias"], kw["lock_alias"])
     reserved = (kw["state_alias"], kw["lock_alias"])
     problems: list[Problem] = []
     for file in files:

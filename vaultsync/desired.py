@@ -492,3 +492,11 @@ def load_desired(path: str, *, env: Mapping[str, str], reserved: Iterable[str]) 
     except OSError as exc:
         raise InputError([Problem(path, f"cannot read: {exc.strerror}")]) from None
     return parse_desired(path, data, env=env, reserved=reserved)
+
+
+def alias_problems(alias: str) -> list[str]:
+    """Why ``alias`` cannot be used as a vault alias (empty: it can). For --state-alias / --lock-alias."""
+    messages = [message for _, message in _schema_problems({"version": 1, "secrets": {alias: "x"}})]
+    if len(quote(alias, safe="")) > MAX_ENCODED_ALIAS:
+        messages.append(f"the alias is longer than {MAX_ENCODED_ALIAS} bytes once percent-encoded")
+    return messages
