@@ -208,14 +208,16 @@ def fmt_ratio(row: Row, other: Row | None, faster: bool) -> str:
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| scenario | secrets | run | seconds | requests/s | client CPU s | peak RSS MB "
+        "| scenario | secrets | run | seconds | range | requests/s | client CPU s | peak RSS MB "
         "| vs raw floor | speed-up vs sequential |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         rate = f"{row.requests / row.seconds:,.0f}" if row.requests and row.seconds > 0 else ""
+        times = [row.seconds_of(r) for r in row.samples]
+        spread = f"{min(times):.2f}-{max(times):.2f}" if len(times) > 1 else ""
         lines.append(
-            f"| {row.scenario} | {row.secrets:,} | {row.what} | {row.seconds:.2f} | {rate} | {row.cpu:.2f} "
+            f"| {row.scenario} | {row.secrets:,} | {row.what} | {row.seconds:.2f} | {spread} | {rate} | {row.cpu:.2f} "
             f"| {row.rss:.0f} | {fmt_ratio(row, row.floor, False)} | {fmt_ratio(row, row.sequential, True)} |"
         )
     return "\n".join(lines)

@@ -292,6 +292,21 @@ class ApplyResult:
         return any(o.status != "done" for _, outs in self.outcomes for o in outs)
 
 
+async def _apply_each(
+    result: ApplyResult,
+    work: Sequence[tuple[Runtime, Planned, EdcClient]],
+    stop: asyncio.Event,
+    show_outcomes: Callable[[str, list[Outcome]], None],
+) -> None:
+    """Execute each target's plan in turn, recording its state and reporting its outcomes."""
+    for rt, planned, client in work:
+        outcomes, written = await _execute_and_record(rt, planned, client, stop)
+        result.state_written |= written
+        result.outcomes.append((planned.target.desired.path, outcomes))
+        show_outcomes(planned.target.desired.path, outcomes)
+    result.interrupted = stop.is_set()
+
+
 def _refuse_unsafe(planned: Sequence[Planned], allow_mass_delete: Sequence[bool], *, saved: bool = False) -> None:
     """Refuse the whole apply while a conflict remains or a target deletes too much (unless allowed)."""
     adopt_hint = (
@@ -344,12 +359,7 @@ async def apply_files(
             if stop.is_set():
                 raise Interrupted("apply cancelled, nothing was written")
             raise UsageError("apply cancelled, nothing was written")
-        for p, client in planned:
-            outcomes, written = await _execute_and_record(rt, p, client, stop)
-            result.state_written |= written
-            result.outcomes.append((p.target.desired.path, outcomes))
-            show_outcomes(p.target.desired.path, outcomes)
-        result.interrupted = stop.is_set()
+        await _apply_each(result, [(rt, p, client) for p, client in planned], stop, show_outcomes)
         return result
 
 
@@ -468,12 +478,7 @@ async def apply_saved(
         allowed = [allow_mass_delete or saved.allow_mass_delete for saved, _, _ in prepared]
         _refuse_unsafe([p for p, _, _ in ready], allowed, saved=True)
         result = ApplyResult(reports, [])
-        for planned, client, trt in ready:
-            outcomes, written = await _execute_and_record(trt, planned, client, stop)
-            result.state_written |= written
-            result.outcomes.append((planned.target.desired.path, outcomes))
-            show_outcomes(planned.target.desired.path, outcomes)
-        result.interrupted = stop.is_set()
+        await _apply_each(result, [(trt, planned, client) for planned, client, trt in ready], stop, show_outcomes)
         return result
 
 

@@ -38,6 +38,17 @@ class Change:
     forget: bool = False
     note: str = ""
 
+    def to_doc(self) -> dict[str, Any]:
+        """The change as JSON (plan output, saved plans): alias, action and flags, never a value."""
+        doc: dict[str, Any] = {"alias": self.alias, "action": str(self.action)}
+        if self.adopt:
+            doc["adopt"] = True
+        if self.forget:
+            doc["forget"] = True
+        if self.note:
+            doc["note"] = self.note
+        return doc
+
     @property
     def is_change(self) -> bool:
         return self.action in CHANGING

@@ -39,14 +39,7 @@ class SavedTarget:
 
 
 def _change_doc(change: Change) -> dict[str, Any]:
-    doc: dict[str, Any] = {"alias": change.alias, "action": str(change.action), "managed": change.managed}
-    if change.adopt:
-        doc["adopt"] = True
-    if change.forget:
-        doc["forget"] = True
-    if change.note:
-        doc["note"] = change.note
-    return doc
+    return {**change.to_doc(), "managed": change.managed}
 
 
 def encode(targets: list[SavedTarget]) -> str:

@@ -116,14 +116,7 @@ def text_plan(console: Console, reports: Sequence[PlanReport], *, show_unchanged
 
 
 def _json_change(change: Change) -> dict[str, Any]:
-    doc: dict[str, Any] = {"alias": change.alias, "action": str(change.action)}
-    if change.adopt:
-        doc["adopt"] = True
-    if change.forget:
-        doc["forget"] = True
-    if change.note:
-        doc["note"] = change.note
-    return doc
+    return change.to_doc()
 
 
 def json_plan(reports: Sequence[PlanReport]) -> str:
