@@ -39,3 +39,22 @@ def test_custom_reserved_alias_is_used_and_refused_in_the_file(
     applied = run_cli("apply", str(desired), "--auto-approve", "--state-alias", "team-state", env=env_for)
     assert applied.code == 0, applied.both
     assert "team-state" in devserver.secrets and "vaultsync-state" not in devserver.secrets
+
+
+@pytest.mark.parametrize(
+    ("secrets", "extra", "place"),
+    [
+        ({"abc\n": "v"}, {}, 'secrets["abc\\n"]'),
+        ({"a": {"fromEnv": "HOME\n"}}, {}, "secrets.a.fromEnv"),
+        ({"a": "v"}, {"target": {"apiKeyEnv": "KEY\n"}}, "target.apiKeyEnv"),
+        ({"a": "v"}, {"target": {"url": "http://127.0.0.1:1/api\n"}}, "target.url"),
+    ],
+)
+def test_a_trailing_newline_does_not_slip_past_an_anchored_rule(
+    tmp_path: Path, secrets: dict[str, object], extra: dict[str, object], place: str
+) -> None:
+    # Python's `$` also matches before a final newline; the schema's patterns must not.
+    desired = write_desired(tmp_path / "d.json", secrets, **extra)
+    result = run_cli("validate", str(desired))
+    assert result.code == 1, result.both
+    assert place in result.err

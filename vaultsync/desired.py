@@ -75,7 +75,7 @@ def _constants(doc: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
 
 def describe_key(key: str) -> str:
     """A key as it appears in a path: bare when simple, quoted and escaped otherwise."""
-    return f".{key}" if _SIMPLE_KEY.match(key) else "[" + json.dumps(key) + "]"
+    return f".{key}" if _SIMPLE_KEY.fullmatch(key) else "[" + json.dumps(key) + "]"
 
 
 def json_path(parts: Iterable[str | int]) -> str:
@@ -237,7 +237,7 @@ _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 # when the schema's rules change, see _FAST_RULES) goes to jsonschema, so messages stay exactly its messages.
 _ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list, "errorMessage": dict}
 # sha256 of the schema's rules without annotations: update it together with the checks below.
-_FAST_RULES = "21e52402769cb51f539decd51b77c452626458c769f096c89828d5170f4f15ff"
+_FAST_RULES = "169d18385df0f5552ac452eef4693c27b39c09b018458a5dfc62568495aa55e9"
 
 
 def _rules(node: Any) -> Any:
