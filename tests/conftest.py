@@ -106,14 +106,21 @@ def _alias_of(request: Request) -> str:
     return str(doc.get("@id", "")) if isinstance(doc, dict) else ""
 
 
-@pytest.fixture
-def devserver() -> Iterator[Server]:
-    server = DevServer("127.0.0.1", 0)
+@contextlib.contextmanager
+def running_devserver(api_key: str | None = None) -> Iterator[Server]:
+    """A dev-server on a free loopback port for the duration of the block."""
+    server = DevServer("127.0.0.1", 0, api_key=api_key)
     server.start_background()
     try:
         yield Server(server)
     finally:
         server.stop()
+
+
+@pytest.fixture
+def devserver() -> Iterator[Server]:
+    with running_devserver() as server:
+        yield server
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Result, Server, run_cli, write_desired
+from conftest import Result, Server, run_cli, running_devserver, write_desired
 
 from vaultsync.desired import MAX_FILE_BYTES
-from vaultsync.devserver import DevServer
 
 INPUTS = Path(__file__).parent / "inputs"
 EXPECTED: dict[str, object] = json.loads((INPUTS / "expected.json").read_text("utf-8"))
@@ -34,12 +33,8 @@ def _unset(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def _server() -> Iterator[Server]:
-    dev = DevServer("127.0.0.1", 0)
-    dev.start_background()
-    try:
-        yield Server(dev)
-    finally:
-        dev.stop()
+    with running_devserver() as dev:
+        yield dev
 
 
 @pytest.fixture

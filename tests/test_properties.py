@@ -15,11 +15,11 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from conftest import CANARY, Result, Server, run_cli, write_desired
+from conftest import CANARY, Result, Server, run_cli, running_devserver, write_desired
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vaultsync.devserver import DevServer, Fault
+from vaultsync.devserver import Fault
 from vaultsync.state import StateRecord, decode, encode_vault_value, new_key
 
 POOL = ["a", "b", "c", "d", "e", "ü-x", "x.y_z"]
@@ -68,12 +68,8 @@ def expected_writes(vault: dict[str, str], managed: set[str], desired: dict[str,
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    dev = DevServer("127.0.0.1", 0)
-    dev.start_background()
-    try:
-        yield Server(dev)
-    finally:
-        dev.stop()
+    with running_devserver() as dev:
+        yield dev
 
 
 @pytest.fixture(scope="module")
