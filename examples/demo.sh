@@ -36,8 +36,15 @@ step "vaultsync apply examples/connector.json --auto-approve"
 step "vaultsync plan examples/connector.json --detailed-exitcode   (expect: no changes, exit 0)"
 "$VS" plan examples/connector.json --detailed-exitcode
 
-step "vaultsync plan --format json"
-"$VS" plan examples/connector.json --format json
+step "rotate the OAuth2 client secret, then plan and apply again (one PUT, nothing else)"
+export PROVIDER_OAUTH_CLIENT_SECRET="rotated-$PROVIDER_OAUTH_CLIENT_SECRET"
+"$VS" plan examples/connector.json
+"$VS" apply examples/connector.json --auto-approve
+
+step "vaultsync plan --detailed-exitcode --format json   (for machines; expect exit 0)"
+"$VS" plan examples/connector.json --detailed-exitcode --format json --quiet >"$workdir/plan.json"
+.venv/bin/python -c 'import json, sys; print("summary:", json.dumps(json.load(open(sys.argv[1]))["summary"]))' \
+  "$workdir/plan.json"
 
 step "vaultsync state list examples/connector.json"
 "$VS" state list examples/connector.json
