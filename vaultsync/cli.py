@@ -262,7 +262,10 @@ def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_de
             rt.console.result(render.text_outcomes(rt.console, outcomes, file))
 
     first = Path(files[0])
-    head = first.read_bytes()[:4096] if first.is_file() else b""
+    try:
+        head = first.read_bytes()[:4096] if first.is_file() else b""
+    except OSError:  # unreadable: loading it as a desired-state file reports why, as an error not a traceback
+        head = b""
     if planfile.looks_like_plan(head):
         if len(files) > 1:
             raise UsageError("apply takes one saved plan at a time")

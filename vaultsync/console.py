@@ -15,10 +15,7 @@ def wants_color(stream: TextIO, no_color_flag: bool) -> bool:
     """Colour only on a terminal, never with --no-color, a non-empty NO_COLOR (no-color.org) or TERM=dumb."""
     if no_color_flag or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # a closed or unusual stream is not a terminal
-        return False
+    return _isatty(stream)
 
 
 class Console:
@@ -63,6 +60,12 @@ class Console:
             self.clear_bar()
             self.err.write(text + "\n")
             self.err.flush()
+
+    def log(self, text: str) -> None:
+        """Request logs the user asked for with -v: stderr, even with --quiet."""
+        self.clear_bar()
+        self.err.write(text + "\n")
+        self.err.flush()
 
     def warn(self, text: str) -> None:
         prefix = _styled("Warning: ", ("yellow", "bold")) if self.err_color else "Warning: "
@@ -129,5 +132,5 @@ class Progress:
 def _isatty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
-    except (AttributeError, ValueError):
+    except (AttributeError, ValueError):  # a closed or unusual stream is not a terminal
         return False

@@ -28,7 +28,7 @@ from vaultsync.model import DesiredState
 from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, diff, unsafe_deletes
 from vaultsync.render import PlanReport
 from vaultsync.state import DriftItem, drift, fingerprint
-from vaultsync.statestore import Loaded, StateStore
+from vaultsync.statestore import Loaded, StateStore, write_atomically
 from vaultsync.text import printable
 
 Confirm = Callable[[str], Awaitable[bool]]
@@ -39,7 +39,7 @@ class Runtime:
     """Everything a command needs from its surroundings; tests swap ``transport`` and ``console``."""
 
     flags: Flags
-    env: Mapping[str, str]
+    env: Mapping[str, str] = field(repr=False)  # holds EDC_API_KEY and fromEnv values
     console: Console
     verbose: bool = False
     transport: httpx.AsyncBaseTransport | None = None
@@ -64,7 +64,7 @@ class Runtime:
     def _log(self, event: RequestEvent) -> None:
         status = str(event.status) if event.status is not None else f"error: {event.error}"
         retry = f" (attempt {event.attempt})" if event.attempt > 1 else ""
-        self.console.info(f"{event.method} {printable(event.path)} {status} {event.elapsed * 1000:.0f} ms{retry}")
+        self.console.log(f"{event.method} {printable(event.path)} {status} {event.elapsed * 1000:.0f} ms{retry}")
 
     def store(self, client: EdcClient) -> StateStore:
         return StateStore(client, self.flags.state_alias, self.flags.state_file)
@@ -143,7 +143,7 @@ def _same_connector_key(url: str) -> str:
 class Planned:
     target: Target
     loaded: Loaded
-    observed: dict[str, str | None]
+    observed: dict[str, str | None] = field(repr=False)  # the vault's values
     plan: Plan
     guard: str | None
 
@@ -387,8 +387,6 @@ async def plan_files(
                 await rt.store(client).ensure_key(planned.loaded)
                 saved.append(_saved_target(rt, planned, adopt=adopt, allow_mass_delete=allow_mass_delete))
     if out is not None:
-        from vaultsync.statestore import write_atomically
-
         write_atomically(Path(out), planfile.encode(saved))
     return reports
 
@@ -508,11 +506,9 @@ async def drift_files(rt: Runtime, targets: Sequence[Target]) -> list[tuple[str,
                         f"{printable(rt.flags.state_alias)}: only deletions can be detected, not changed values"
                     )
                 managed = {a: "" for a in managed}
-            observed_fps = {
-                a: (fingerprint(planned.loaded.key, a, v) if v is not None else None)
-                for a, v in planned.observed.items()
-                if a in managed
-            }
+            observed_fps = _fingerprints(
+                planned.loaded.key, {a: v for a, v in planned.observed.items() if a in managed}
+            )
             pending = {c.alias: str(c.action) for c in planned.plan.changes if c.is_change}
             drifted, waiting = drift(managed, observed_fps, pending)
             results.append((target.desired.path, drifted, waiting))

@@ -77,7 +77,7 @@ class StoredState:
     """What the state location held: the record (if any) and the fingerprint key (if any)."""
 
     record: StateRecord | None
-    key: bytes | None
+    key: bytes | None = field(repr=False)
     key_id: str | None = None  # a state file's record of which vault key its fingerprints use
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaultsync.client import EdcClient
@@ -25,7 +25,7 @@ class Loaded:
     """
 
     record: StateRecord
-    key: bytes
+    key: bytes = field(repr=False)
     key_in_vault: bool
     alias_exists: bool
 
