@@ -240,3 +240,20 @@ def test_lock_is_released_after_the_state_could_not_be_saved(
     assert rerun.code == 0, rerun.err
     assert devserver.secret_writes() == []
     assert run_cli("plan", str(desired), "--detailed-exitcode", env=env_for).code == 0
+
+
+def test_a_lock_alias_holding_foreign_data_is_named_and_removable(tmp_path: Path, devserver: Server) -> None:
+    env = {"EDC_MANAGEMENT_URL": devserver.url}
+    desired = write_desired(tmp_path / "d.json", {"a": "value-a"})
+    devserver.secrets["vaultsync-lock"] = "not a vaultsync lock"
+    refused = run_cli("apply", str(desired), "--auto-approve", env=env)
+    assert refused.code == 1
+    assert "force-unlock unreadable" in refused.err
+    assert "a" not in devserver.secrets
+    wrong = run_cli("force-unlock", "some-id", str(desired), env=env)
+    assert wrong.code == 1 and "unreadable lock data" in wrong.err
+    removed = run_cli("force-unlock", "unreadable", str(desired), env=env)
+    assert removed.code == 0, removed.both
+    assert "vaultsync-lock" not in devserver.secrets
+    assert run_cli("apply", str(desired), "--auto-approve", env=env).code == 0
+    assert devserver.secrets["a"] == "value-a"

@@ -440,7 +440,7 @@ def force_unlock(lock_id: str, file: str, **kw: Any) -> None:
     rt = _runtime(kw)
     (target,) = ops.prepare(rt, [file])
     held = _run(ops.force_unlock(rt, target.conn, lock_id))
-    rt.console.result(f"removed the lock held by {held.describe() if held else 'unknown'}")
+    rt.console.result(f"removed the lock held by {held.describe()}" if held else "removed the unreadable lock")
 
 
 @cli.command("dev-server", context_settings=CONTEXT)

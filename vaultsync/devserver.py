@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from vaultsync.errors import UsageError
+
 EDC_NS = "https://w3id.org/edc/v0.0.1/ns/"
 V4_CONTEXT = "https://w3id.org/edc/connector/management/v2"
 BASE_PATH = "/api/management"
@@ -162,8 +164,13 @@ class Vault:
         self.lock = threading.Lock()
         self.secrets: dict[str, str] = {}
         if data_file is not None and data_file.exists():
-            loaded = json.loads(data_file.read_text("utf-8") or "{}")
-            self.secrets = {str(k): str(v) for k, v in loaded.items()}
+            try:
+                loaded = json.loads(data_file.read_text("utf-8") or "{}")
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise UsageError(f"--data {data_file}: not a dev-server data file ({type(exc).__name__})") from None
+            if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+                raise UsageError(f"--data {data_file}: not a dev-server data file (expected an object of strings)")
+            self.secrets = {str(k): v for k, v in loaded.items()}
 
     def persist(self) -> None:
         if self.data_file is None:

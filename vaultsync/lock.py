@@ -14,6 +14,9 @@ from vaultsync.client import EdcClient
 from vaultsync.errors import AlreadyExistsError, LockHeldError, VaultsyncError
 from vaultsync.text import printable
 
+# The id to give force-unlock when the lock alias holds something that is not a vaultsync lock.
+UNREADABLE = "unreadable"
+
 
 @dataclass(frozen=True, slots=True)
 class LockInfo:
@@ -69,7 +72,7 @@ async def acquire(client: EdcClient, alias: str, operation: str) -> LockInfo:
         who = holder.describe() if holder else "an unknown holder (the lock alias holds something else)"
         raise LockHeldError(
             f"the vault is locked by {who}. If that run is gone, remove the lock with "
-            f"`vaultsync force-unlock {printable(holder.id) if holder else 'LOCK_ID'} FILE` "
+            f"`vaultsync force-unlock {printable(holder.id) if holder else UNREADABLE} FILE` "
             "(FILE: your desired-state file)"
         ) from None
     return info
@@ -98,8 +101,11 @@ async def force_unlock(client: EdcClient, alias: str, lock_id: str) -> LockInfo 
     if raw is None:
         raise VaultsyncError("the vault is not locked")
     held = parse_lock(raw)
+    if held is None and lock_id == UNREADABLE:
+        await client.delete(alias)
+        return None
     if held is None or held.id != lock_id:
-        current = held.describe() if held else "unreadable lock data"
+        current = held.describe() if held else f"unreadable lock data (force-unlock {UNREADABLE} removes it)"
         raise VaultsyncError(f"lock id {printable(lock_id)} does not match the current lock: {current}")
     await client.delete(alias)
     return held

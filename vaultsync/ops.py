@@ -434,8 +434,10 @@ async def apply_saved(
         configured = rt.flags.url or rt.env.get("EDC_MANAGEMENT_URL")
         if configured and _same_connector_key(configured) != _same_connector_key(saved.url):
             raise StalePlanError(
-                f"{path}: the saved plan is stale: it was made for {saved.url}, not {configured.rstrip('/')}; "
-                "nothing was written"
+                printable(
+                    f"{path}: the saved plan is stale: it was made for {saved.url}, not {configured.rstrip('/')}; "
+                    "nothing was written"
+                )
             )
         # Applied to the URL saved in it, even when none is configured now.
         flags = replace(_flags_for(rt.flags, saved), url=saved.url)
@@ -465,9 +467,11 @@ async def apply_saved(
                 )
             if reasons:
                 raise StalePlanError(
-                    f"{path}: the saved plan is stale, nothing was written: "
-                    + "; ".join(reasons)
-                    + ". Run `vaultsync plan --out` again."
+                    printable(
+                        f"{path}: the saved plan is stale, nothing was written: "
+                        + "; ".join(reasons)
+                        + ". Run `vaultsync plan --out` again."
+                    )
                 )
             planned = Planned(target, loaded, observed, saved.plan, unsafe_deletes(saved.plan))
             ready.append((planned, client, trt))
@@ -522,7 +526,8 @@ async def import_aliases(rt: Runtime, target: Target, aliases: Sequence[str]) ->
         raise UsageError(
             f"not in {target.desired.path}: {', '.join(printable(a) for a in unknown)}; add them to the file first"
         )
-    async with rt.client(target.conn) as client, locked(rt, client, "import"):
+    # Signals wait for the short critical section: the lock is always released.
+    async with stop_on_signals(rt), rt.client(target.conn) as client, locked(rt, client, "import"):
         store = rt.store(client)
         loaded = await store.load()
         values = await read_values(client, aliases, rt.flags.parallelism)
@@ -548,7 +553,7 @@ async def state_list(rt: Runtime, conn: Connection) -> list[str]:
 
 async def state_rm(rt: Runtime, conn: Connection, aliases: Sequence[str]) -> list[str]:
     """Forget aliases without deleting them from the vault."""
-    async with rt.client(conn) as client, locked(rt, client, "state rm"):
+    async with stop_on_signals(rt), rt.client(conn) as client, locked(rt, client, "state rm"):
         store = rt.store(client)
         loaded = await store.load()
         absent = [a for a in aliases if a not in loaded.record.managed]
