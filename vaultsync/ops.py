@@ -420,30 +420,8 @@ async def apply_saved(
     show: Callable[[list[PlanReport]], None],
     show_outcomes: Callable[[str, list[Outcome]], None],
 ) -> ApplyResult:
-    saved_targets = planfile.decode(data, path)
-    prepared = []
-    for saved in saved_targets:
-        given = rt.flags.state_file
-        if given and str(Path(given).resolve()) != saved.state_file:
-            where = f"the state file {saved.state_file}" if saved.state_file else f"the vault alias {saved.state_alias}"
-            raise UsageError(
-                f"{path} was planned against {where}, not --state-file {given}; a saved plan uses the state it "
-                "was planned against (drop --state-file, or plan again with it). Nothing was written."
-            )
-        desired = load_all(Runtime(_flags_for(rt.flags, saved), rt.env, rt.console), [saved.desired_path])[0]
-        configured = rt.flags.url or rt.env.get("EDC_MANAGEMENT_URL")
-        if configured and _same_connector_key(configured) != _same_connector_key(saved.url):
-            raise StalePlanError(
-                printable(
-                    f"{path}: the saved plan is stale: it was made for {saved.url}, not {configured.rstrip('/')}; "
-                    "nothing was written"
-                )
-            )
-        # Applied to the URL saved in it, even when none is configured now.
-        flags = replace(_flags_for(rt.flags, saved), url=saved.url)
-        conn = resolve(flags, desired.target, rt.env, desired.path)
-        conn = Connection(saved.url, conn.api_key, saved.api_version, conn.warnings)
-        prepared.append((saved, Target(desired, conn), flags))
+    """Carry out a saved plan exactly, after proving under the lock that nothing it relied on moved."""
+    prepared = [(saved, *_prepare_saved(rt, path, saved)) for saved in planfile.decode(data, path)]
     async with contextlib.AsyncExitStack() as stack:
         stop = await stack.enter_async_context(stop_on_signals(rt))
         ready = []
@@ -451,30 +429,7 @@ async def apply_saved(
             trt = Runtime(flags, rt.env, rt.console, rt.verbose, rt.transport, stop)
             client = await stack.enter_async_context(trt.client(target.conn))
             await stack.enter_async_context(locked(trt, client, f"apply {path}"))
-            loaded = await trt.store(client).load()
-            observed = await read_values(client, sorted(saved.read), flags.parallelism, stop=stop)
-            key = loaded.key
-            if not loaded.key_in_vault:  # a fresh key: every fingerprint would differ, say why instead
-                reasons = [f"the fingerprint key is gone from the vault alias {flags.state_alias}"]
-            else:
-                reasons = planfile.staleness(
-                    saved,
-                    url=target.conn.url,
-                    lineage=loaded.record.lineage,
-                    serial=loaded.record.serial,
-                    read_now=_fingerprints(key, observed),
-                    desired_now={a: fingerprint(key, a, s.value) for a, s in target.desired.secrets.items()},
-                )
-            if reasons:
-                raise StalePlanError(
-                    printable(
-                        f"{path}: the saved plan is stale, nothing was written: "
-                        + "; ".join(reasons)
-                        + ". Run `vaultsync plan --out` again."
-                    )
-                )
-            planned = Planned(target, loaded, observed, saved.plan, unsafe_deletes(saved.plan))
-            ready.append((planned, client, trt))
+            ready.append((await _still_valid(trt, client, path, saved, target), client, trt))
         reports = [p.report() for p, _, _ in ready]
         show(reports)
         allowed = [allow_mass_delete or saved.allow_mass_delete for saved, _, _ in prepared]
@@ -482,6 +437,59 @@ async def apply_saved(
         result = ApplyResult(reports, [])
         await _apply_each(result, [(trt, planned, client) for planned, client, trt in ready], stop, show_outcomes)
         return result
+
+
+def _prepare_saved(rt: Runtime, path: str, saved: planfile.SavedTarget) -> tuple[Target, Flags]:
+    """Everything checkable before a request: the state location, the desired file, the URL."""
+    given = rt.flags.state_file
+    if given and str(Path(given).resolve()) != saved.state_file:
+        where = f"the state file {saved.state_file}" if saved.state_file else f"the vault alias {saved.state_alias}"
+        raise UsageError(
+            f"{path} was planned against {where}, not --state-file {given}; a saved plan uses the state it "
+            "was planned against (drop --state-file, or plan again with it). Nothing was written."
+        )
+    desired = load_all(Runtime(_flags_for(rt.flags, saved), rt.env, rt.console), [saved.desired_path])[0]
+    configured = rt.flags.url or rt.env.get("EDC_MANAGEMENT_URL")
+    if configured and _same_connector_key(configured) != _same_connector_key(saved.url):
+        raise StalePlanError(
+            printable(
+                f"{path}: the saved plan is stale: it was made for {saved.url}, not {configured.rstrip('/')}; "
+                "nothing was written"
+            )
+        )
+    # Applied to the URL saved in it, even when none is configured now.
+    flags = replace(_flags_for(rt.flags, saved), url=saved.url)
+    conn = resolve(flags, desired.target, rt.env, desired.path)
+    return Target(desired, Connection(saved.url, conn.api_key, saved.api_version, conn.warnings)), flags
+
+
+async def _still_valid(
+    rt: Runtime, client: EdcClient, path: str, saved: planfile.SavedTarget, target: Target
+) -> Planned:
+    """Re-read what the plan read (under the lock) and refuse it if anything moved."""
+    loaded = await rt.store(client).load()
+    observed = await read_values(client, sorted(saved.read), rt.flags.parallelism, stop=rt.stop)
+    key = loaded.key
+    if not loaded.key_in_vault:  # a fresh key: every fingerprint would differ, say why instead
+        reasons = [f"the fingerprint key is gone from the vault alias {rt.flags.state_alias}"]
+    else:
+        reasons = planfile.staleness(
+            saved,
+            url=target.conn.url,
+            lineage=loaded.record.lineage,
+            serial=loaded.record.serial,
+            read_now=_fingerprints(key, observed),
+            desired_now={a: fingerprint(key, a, s.value) for a, s in target.desired.secrets.items()},
+        )
+    if reasons:
+        raise StalePlanError(
+            printable(
+                f"{path}: the saved plan is stale, nothing was written: "
+                + "; ".join(reasons)
+                + ". Run `vaultsync plan --out` again."
+            )
+        )
+    return Planned(target, loaded, observed, saved.plan, unsafe_deletes(saved.plan))
 
 
 def _flags_for(flags: Flags, saved: planfile.SavedTarget) -> Flags:
