@@ -28,11 +28,11 @@ demo: $(STAMP)
 test: lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check vaultsync tests bench
+	$(BIN)/ruff check vaultsync tests bench action
 	$(BIN)/ruff format --check vaultsync
 
 typecheck: $(STAMP)
-	$(BIN)/mypy vaultsync
+	$(BIN)/mypy vaultsync action/*.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
