@@ -460,7 +460,12 @@ def reviewed_plan(runner: Runner) -> Path:
         pulls={
             MERGE_SHA: [
                 {"number": 3, "merged_at": None, "head": {"sha": "0" * 40}, "merge_commit_sha": None},
-                {"number": 7, "merged_at": "2026-12-02T12:00:00Z", "head": {"sha": HEAD_SHA}, "merge_commit_sha": MERGE_SHA},
+                {
+                    "number": 7,
+                    "merged_at": "2026-12-02T12:00:00Z",
+                    "head": {"sha": HEAD_SHA},
+                    "merge_commit_sha": MERGE_SHA,
+                },
             ]
         },
         runs=[{"databaseId": 99, "headSha": HEAD_SHA}],
@@ -563,7 +568,9 @@ def test_drift_and_validate(runner: Runner, devserver: Server) -> None:
 def test_inputs_win_over_the_environment_and_bad_inputs_fail_clearly(runner: Runner, devserver: Server) -> None:
     runner.desired({"api-token": "token-1"})
     runner.env["EDC_MANAGEMENT_URL"] = "http://127.0.0.1:9/unreachable"
-    out = runner.vaultsync("plan", {"files": "secrets/connector.json", "url": devserver.url, "detailed-exitcode": "false"})
+    out = runner.vaultsync(
+        "plan", {"files": "secrets/connector.json", "url": devserver.url, "detailed-exitcode": "false"}
+    )
     assert out["exitcode"] == "0" and out["changes"] == "true" and out["create"] == "1"
     rc, _ = runner.run_step("run", {"command": "destroy"}, VAULTSYNC=str(VAULTSYNC))
     assert rc == 1 and "must be validate, plan, apply or drift" in runner.logs[-1]
