@@ -324,9 +324,10 @@ def test_make_demo_prints_no_install_noise(tmp_path: Path) -> None:
         else:
             shutil.copy2(src, project / name)
     python = Path(sys.base_prefix) / "bin" / "python3"
-    out = run("make", "demo", f"PYTHON={python}", cwd=project, timeout=900)
+    out = re.sub(r"\x1b\[[0-9;]*m", "", run("make", "demo", f"PYTHON={python}", cwd=project, timeout=900))
     install, _, demo = out.partition("== vaultsync dev-server")
     assert [line for line in out.splitlines() if NOISE.search(line)] == [], out
-    assert install.strip().splitlines()[0] == "Installing vaultsync and its pinned dependencies into .venv ...", out
-    assert len(install.strip().splitlines()) <= 2, install
+    assert [line for line in install.splitlines() if line.strip()] == [
+        "Installing vaultsync and its pinned dependencies into .venv ..."
+    ], out
     assert "Demo complete" in demo
