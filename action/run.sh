@@ -82,13 +82,11 @@ set -e
 
 # A fence longer than any run of backticks in the text, so that nothing in it closes it early.
 fenced() {
-  local longest
-  longest="$(cat "$@" | grep -o '`*' | awk '{ if (length($0) > n) n = length($0) } END { print n + 0 }')"
-  local fence='```'
+  local text longest fence='```'
+  text="$(cat "$@")"
+  longest="$(printf '%s\n' "$text" | grep -o '`*' | awk '{ if (length($0) > n) n = length($0) } END { print n + 0 }')"
   while [ "${#fence}" -le "$longest" ]; do fence="$fence\`"; done
-  printf '%stext\n' "$fence"
-  cat "$@"
-  printf '%s\n' "$fence"
+  printf '%stext\n%s\n%s\n' "$fence" "$text" "$fence"
 }
 
 summary="${GITHUB_STEP_SUMMARY:-/dev/null}"
