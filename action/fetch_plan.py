@@ -28,14 +28,11 @@ class Refused(Exception):
     """Nothing reviewed to apply: the message says why and what to do."""
 
 
-def gh(*args: str) -> str:
+def gh(*args: str, hint: str = "the job needs permissions: actions: read and pull-requests: read") -> str:
     result = subprocess.run(["gh", *args], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         what = " ".join(args[:2])
-        raise Refused(
-            f"gh {what} failed (exit {result.returncode}): {result.stderr.strip()[:500]} "
-            "(the job needs permissions: actions: read and pull-requests: read)"
-        )
+        raise Refused(f"gh {what} failed (exit {result.returncode}): {result.stderr.strip()[:500]} ({hint})")
     return result.stdout
 
 
@@ -86,7 +83,8 @@ def fetch(env: dict[str, str]) -> tuple[str, str]:
         run_id = plan_run(repo, env.get("PLAN_WORKFLOW") or "vaultsync-plan.yml", head_sha, int(pr["number"]))
         origin = f"pull request #{pr['number']} (commit {head_sha[:7]}, run {run_id})"
     with tempfile.TemporaryDirectory(dir=env.get("RUNNER_TEMP") or None) as tmp:
-        gh("run", "download", run_id, "--repo", repo, "--name", artifact, "--dir", tmp)
+        hint = f"has run {run_id} an artifact {artifact}, not expired yet? the job needs permissions: actions: read"
+        gh("run", "download", run_id, "--repo", repo, "--name", artifact, "--dir", tmp, hint=hint)
         found = sorted(Path(tmp).rglob(plan_file.name))
         if not found:
             raise Refused(f"the artifact {artifact} of run {run_id} holds no {plan_file.name}")

@@ -537,6 +537,8 @@ def test_apply_a_given_run_s_plan(runner: Runner) -> None:
     rc, fetched = runner.run_step("fetch", {**APPLY, "plan-run-id": "99"}, GITHUB_SHA=MERGE_SHA)
     assert rc == 0 and fetched == {"plan-run-id": "99"}
     assert not any(c["args"][0] == "api" and "pulls" in c["args"][1] for c in runner.gh_calls()[-2:])
+    rc, _ = runner.run_step("fetch", {**APPLY, "plan-run-id": "98"}, GITHUB_SHA=MERGE_SHA)
+    assert rc == 1 and "has run 98 an artifact vaultsync-plan, not expired yet?" in runner.logs[-1]
     rc, _ = runner.run_step("fetch", {**APPLY, "plan-run-id": "99; rm -rf /"}, GITHUB_SHA=MERGE_SHA)
     assert rc == 1 and "plan-run-id must be" in runner.logs[-1]
 
