@@ -301,7 +301,7 @@ def _plain_entry(alias: str, entry: Any, checks: tuple[Any, ...]) -> bool:
         return nonblank.search(ref) is not None
     if sources[0] == "fromEnv":
         return env_name.search(ref) is not None
-    return len(ref) > 0
+    return sources[0] == "fromFile" and len(ref) > 0  # other sources: jsonschema checks their form
 
 
 def _plain_top(doc: dict[str, Any], checks: tuple[Any, ...]) -> bool:

@@ -110,6 +110,6 @@ def pointer_get(doc: Any, pointer: str) -> tuple[Any, str | None]:
                 return None, f"path {json.dumps(pointer)} is not there: the array at {here} has {len(node)} items"
             node = node[int(token)]
         else:
-            return None, f"path {json.dumps(pointer)} is not there: {here} holds {type_name(node)}, not an object"
+            return None, f"path {json.dumps(pointer)} is not there: {here} holds {type_name(node)}, not an object or an array"
         walked += "/" + raw
     return node, None
