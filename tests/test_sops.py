@@ -149,10 +149,14 @@ def test_every_unreadable_source_is_reported_in_one_run_with_zero_requests(
     assert devserver.requests == []
     assert "Traceback" not in result.err
     assert CANARY not in result.both
-    lines = {line.split(": secrets.", 1)[1].split(":", 1)[0]: line for line in result.err.splitlines() if ": secrets." in line}
+    lines = {
+        line.split(": secrets.", 1)[1].split(":", 1)[0]: line
+        for line in result.err.splitlines()
+        if ": secrets." in line
+    }
     assert str(desired) in result.err
     assert '"/oauth/nope" is not there: no key "nope" at "/oauth"' in lines["no-pointer.fromSops"]
-    assert "is an object, not a string; add \"json\": true" in lines["not-a-string.fromSops"]
+    assert 'is an object, not a string; add "json": true' in lines["not-a-string.fromSops"]
     assert "is a number, not a string" in lines["a-number.fromSops"]
     assert "holds a string, not an object" in lines["bad-index.fromSops"]
     assert '"gone.sops.json" does not exist' in lines["missing-file.fromSops"]
@@ -172,7 +176,7 @@ def test_without_the_key_plan_and_validate_fail_clearly_with_zero_requests(
     for command in ("plan", "validate"):
         result = cli(kit, devserver, command, str(repo / "uses.json"), str(repo / "encrypted.json"), key=False)
         assert result.code == 1, result.out
-        assert f"{repo / 'uses.json'}: secrets.a.fromSops: cannot decrypt \"secrets.sops.json\"" in result.err
+        assert f'{repo / "uses.json"}: secrets.a.fromSops: cannot decrypt "secrets.sops.json"' in result.err
         assert f"{repo / 'encrypted.json'}: the file is encrypted with sops, and no key" in result.err
         assert "SOPS_AGE_KEY_FILE" in result.err
         assert CANARY not in result.both
