@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -264,9 +263,20 @@ def test_schema_errors_in_from_sops_are_located(kit: Sops, repo: Path, devserver
     assert "secrets.two: an entry needs exactly one of" in result.err and "(found value, fromSops)" in result.err
 
 
-def test_the_encrypted_example_decrypts_with_its_test_only_key(kit: Sops, devserver: Server) -> None:
+def test_the_encrypted_example_applies_with_its_test_only_key(kit: Sops, devserver: Server) -> None:
     examples = Path(__file__).resolve().parent.parent / "examples" / "sops"
+    example = examples / "connector.sops.json"
+    assert "TEST-ONLY" in (examples / "TEST-ONLY-age-key.txt").read_text().splitlines()[0]
     env = {**kit.env(), "SOPS_AGE_KEY_FILE": str(examples / "TEST-ONLY-age-key.txt")}
-    result = run_cli("validate", str(examples / "connector.sops.json"), env=env)
+    assert run_cli("validate", str(example), env=env).code == 0
+    result = run_cli("apply", str(example), "--auto-approve", "--url", devserver.url, env=env)
     assert result.code == 0, result.err
-    assert os.path.exists(examples / "secrets.sops.json")
+    assert devserver.secrets["provider-oauth-client-secret"] == "demo-only-oauth-client-secret"
+    assert json.loads(devserver.secrets["consumer-s3-credentials"])["accessKeyId"] == "AKIAEXAMPLEDEMO00002"
+    assert "demo-only" not in example.read_text()  # the values really are encrypted
+    # Editors validate the encrypted file as it is (its sops block is part of the schema).
+    from jsonschema import Draft202012Validator
+
+    from vaultsync.desired import schema
+
+    assert list(Draft202012Validator(schema()).iter_errors(json.loads(example.read_text()))) == []
