@@ -263,16 +263,21 @@ def test_schema_errors_in_from_sops_are_located(kit: Sops, repo: Path, devserver
     assert "secrets.two: an entry needs exactly one of" in result.err and "(found value, fromSops)" in result.err
 
 
-def test_the_encrypted_example_applies_with_its_test_only_key(kit: Sops, devserver: Server) -> None:
-    examples = Path(__file__).resolve().parent.parent / "examples" / "sops"
+def test_the_encrypted_example_applies_with_its_test_only_key(
+    kit: Sops, devserver: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    examples = root / "examples" / "sops"
     example = examples / "connector.sops.json"
     assert "TEST-ONLY" in (examples / "TEST-ONLY-age-key.txt").read_text().splitlines()[0]
-    env = {**kit.env(), "SOPS_AGE_KEY_FILE": str(examples / "TEST-ONLY-age-key.txt")}
+    # A key file relative to the working directory, as the README shows (not to the desired file's folder).
+    monkeypatch.chdir(root)
+    env = {**kit.env(), "SOPS_AGE_KEY_FILE": "examples/sops/TEST-ONLY-age-key.txt"}
     assert run_cli("validate", str(example), env=env).code == 0
     result = run_cli("apply", str(example), "--auto-approve", "--url", devserver.url, env=env)
     assert result.code == 0, result.err
-    assert devserver.secrets["provider-oauth-client-secret"] == "demo-only-oauth-client-secret"
-    assert json.loads(devserver.secrets["consumer-s3-credentials"])["accessKeyId"] == "AKIAEXAMPLEDEMO00002"
+    assert devserver.secrets["partner-oauth-client-secret"] == "demo-only-oauth-client-secret"
+    assert json.loads(devserver.secrets["partner-s3-credentials"])["accessKeyId"] == "AKIAEXAMPLEDEMO00002"
     assert "demo-only" not in example.read_text()  # the values really are encrypted
     # Editors validate the encrypted file as it is (its sops block is part of the schema).
     from jsonschema import Draft202012Validator

@@ -60,7 +60,7 @@ class Sources:
         program, problem = sops.find_sops(self.env)
         if program is None:
             return None, f"the file is encrypted with sops, but {problem}"
-        plain, problem = sops.decrypt(program, data, "json", env=self.env, cwd=Path(path).resolve().parent)
+        plain, problem = sops.decrypt(program, data, "json", env=self.env)
         if plain is None:
             return None, f"the file is encrypted with sops, and {problem}"
         return plain, None
@@ -116,7 +116,7 @@ class Sources:
         program, problem = sops.find_sops(self.env)
         if program is None:
             return None, f"cannot decrypt {name}: {problem}"
-        plain, problem = sops.decrypt(program, data, sops.input_type(target), env=self.env, cwd=target.parent)
+        plain, problem = sops.decrypt(program, data, sops.input_type(target), env=self.env)
         if plain is None:
             return None, f"cannot decrypt {name}: {problem}"
         try:

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import PurePath
 from typing import Any
 
 SOPS_TIMEOUT = 120.0  # a cloud KMS behind sops can be slow; sops itself never waits for input here
@@ -37,7 +37,7 @@ _STATUS_MESSAGES = {
 _INPUT_TYPES = {".yaml": "yaml", ".yml": "yaml", ".env": "dotenv", ".ini": "ini"}
 
 
-def input_type(path: Path) -> str:
+def input_type(path: PurePath) -> str:
     """The sops input type for a file, from its extension as sops itself decides (JSON otherwise)."""
     return _INPUT_TYPES.get(path.suffix.lower(), "json")
 
@@ -58,17 +58,16 @@ def find_sops(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     return found, None
 
 
-def decrypt(
-    program: str, data: bytes, kind: str, *, env: Mapping[str, str], cwd: Path
-) -> tuple[bytes | None, str | None]:
-    """(the decrypted document as JSON bytes, or why not) for the sops-encrypted ``data``."""
+def decrypt(program: str, data: bytes, kind: str, *, env: Mapping[str, str]) -> tuple[bytes | None, str | None]:
+    """(the decrypted document as JSON bytes, or why not) for the sops-encrypted ``data``.
+
+    sops runs in vaultsync's own working directory, so a relative SOPS_AGE_KEY_FILE means what the user meant.
+    """
     # The version check would reach for the internet (absent on many runners); decrypt never needs it.
     child_env = {**env, "SOPS_DISABLE_VERSION_CHECK": "1"}
     argv = [program, "decrypt", "--input-type", kind, "--output-type", "json"]
     try:
-        done = subprocess.run(
-            argv, input=data, capture_output=True, env=child_env, cwd=cwd, timeout=SOPS_TIMEOUT, check=False
-        )
+        done = subprocess.run(argv, input=data, capture_output=True, env=child_env, timeout=SOPS_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         return None, f"sops did not finish within {SOPS_TIMEOUT:g} s"
     except OSError as exc:
@@ -110,6 +109,7 @@ def pointer_get(doc: Any, pointer: str) -> tuple[Any, str | None]:
                 return None, f"path {json.dumps(pointer)} is not there: the array at {here} has {len(node)} items"
             node = node[int(token)]
         else:
-            return None, f"path {json.dumps(pointer)} is not there: {here} holds {type_name(node)}, not an object or an array"
+            what = type_name(node)
+            return None, f"path {json.dumps(pointer)} is not there: {here} holds {what}, not an object or an array"
         walked += "/" + raw
     return node, None
