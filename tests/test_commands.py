@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -183,12 +184,13 @@ def test_a_bad_timeout_setting_is_a_clear_error(devserver: Server, tmp_path: Pat
 
 
 def test_program_outputs_never_leak_to_outputs_plans_state_or_files(
-    devserver: Server, tmp_path: Path, marker: Path
+    devserver: Server, tmp_path: Path, marker: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))  # in-process temporary files would land there too
     code = f"import sys; sys.stdout.write({canary('-json')})"
     desired = secret_file(repo, marker, other={"fromCommand": program(code)})
     plan_out = repo / "p.plan"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -203,7 +204,7 @@ def _files(folder: Path) -> Iterator[Path]:
 
 @pytest.mark.parametrize("state_file", [False, True], ids=["state-in-vault", "state-file"])
 def test_decrypted_values_never_leak_to_output_plans_state_or_files(
-    kit: Sops, repo: Path, devserver: Server, tmp_path: Path, state_file: bool
+    kit: Sops, repo: Path, devserver: Server, tmp_path: Path, state_file: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kit.encrypt(repo / "secrets.sops.json", SECRETS)
     desired = kit.encrypt(
@@ -220,6 +221,7 @@ def test_decrypted_values_never_leak_to_output_plans_state_or_files(
     )
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))  # in-process temporary files would land there too
     before = {p.relative_to(repo) for p in _files(repo)}
     extra = ("--state-file", str(repo / "state.json")) if state_file else ()
     plan_out = repo / "reviewed.plan"

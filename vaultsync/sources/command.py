@@ -25,7 +25,7 @@ DEFAULT_TIMEOUT = 30.0
 MAX_OUTPUT = 64 * 1024 * 1024
 
 REFUSED = (
-    "runs a program, and plan and apply run programs only with --allow-commands (a desired-state file "
+    "runs a program, which plan, apply and drift do only with --allow-commands (a desired-state file "
     "from an untrusted branch must not run programs on a CI runner); no program was run"
 )
 
