@@ -69,13 +69,13 @@ class Sops:
         }
         return env
 
-    def encrypt(self, path: Path, doc: Any, *, regex: str | None = None) -> Path:
-        """Write ``doc`` to ``path`` encrypted with sops for this key (JSON; plaintext never on disk)."""
-        argv = [str(self.bin / "sops"), "encrypt", "--age", self.recipient, "--input-type", "json"]
-        argv += ["--output-type", "json", *(["--encrypted-regex", regex] if regex else []), "/dev/stdin"]
+    def encrypt(self, path: Path, doc: Any, *, regex: str | None = None, kind: str = "json") -> Path:
+        """Write ``doc`` (a str: as it is) to ``path`` encrypted with sops for this key (plaintext never on disk)."""
+        argv = [str(self.bin / "sops"), "encrypt", "--age", self.recipient, "--input-type", kind]
+        argv += ["--output-type", kind, *(["--encrypted-regex", regex] if regex else []), "/dev/stdin"]
         done = subprocess.run(
             argv,
-            input=json.dumps(doc).encode(),
+            input=(doc if isinstance(doc, str) else json.dumps(doc)).encode(),
             capture_output=True,
             check=False,
             env={**os.environ, **self.env(), "SOPS_DISABLE_VERSION_CHECK": "1"},

@@ -61,6 +61,22 @@ def test_from_sops_reads_strings_by_pointer_and_json_documents_then_plans_no_cha
     assert "No changes" in again.out
 
 
+def test_yaml_and_dotenv_sops_files_are_read_too(kit: Sops, repo: Path, devserver: Server) -> None:
+    kit.encrypt(repo / "secrets.sops.yaml", f"oauth:\n  clientSecret: {CANARY}-yaml\n", kind="yaml")
+    kit.encrypt(repo / "db.sops.env", f"DB_PASSWORD={CANARY}-env\n", kind="dotenv")
+    desired = write_desired(
+        repo / "desired.json",
+        {
+            "from-yaml": {"fromSops": {"file": "secrets.sops.yaml", "path": "/oauth/clientSecret"}},
+            "from-env-file": {"fromSops": {"file": "db.sops.env", "path": "/DB_PASSWORD"}},
+        },
+    )
+    result = cli(kit, devserver, "apply", str(desired), "--auto-approve")
+    assert result.code == 0, result.err
+    assert devserver.secrets["from-yaml"] == CANARY + "-yaml"
+    assert devserver.secrets["from-env-file"] == CANARY + "-env"
+
+
 def test_an_encrypted_desired_file_keeps_aliases_readable_and_applies(kit: Sops, repo: Path, devserver: Server) -> None:
     desired = kit.encrypt(
         repo / "desired.json",
