@@ -263,7 +263,7 @@ def test_decrypted_values_never_leak_to_output_plans_state_or_files(
         assert CANARY not in devserver.secrets["vaultsync-state"]
 
 
-def test_schema_errors_in_from_sops_are_located(kit: Sops, repo: Path, devserver: Server) -> None:
+def test_schema_errors_in_from_sops_are_located(repo: Path) -> None:  # no sops needed: the form only
     desired = write_desired(
         repo / "desired.json",
         {
@@ -273,7 +273,7 @@ def test_schema_errors_in_from_sops_are_located(kit: Sops, repo: Path, devserver
             "two": {"fromSops": {"file": "s.json"}, "value": "x"},
         },
     )
-    result = run_cli("validate", str(desired), env=kit.env())
+    result = run_cli("validate", str(desired))
     assert result.code == 1
     assert 'secrets.no-file.fromSops: missing "file"' in result.err
     assert "secrets.bad-json.fromSops.json: must be true or false" in result.err
