@@ -443,7 +443,7 @@ def parse_desired(
     sources = sources if sources is not None else Sources(env)
     doc = _parse(path, data)
     if isinstance(doc, dict) and "sops" in doc:  # encrypted with sops: read what it decrypts to instead
-        plain, problem = sources.decrypt_desired(path, data)
+        plain, problem = sources.decrypt_desired(data)
         if plain is None:
             raise InputError([Problem(path, problem or "cannot decrypt")])
         doc = _parse(path, plain)

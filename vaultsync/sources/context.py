@@ -55,7 +55,7 @@ class Sources:
 
     # -- encrypted desired-state files ------------------------------------------------------------
 
-    def decrypt_desired(self, path: str, data: bytes) -> tuple[bytes | None, str | None]:
+    def decrypt_desired(self, data: bytes) -> tuple[bytes | None, str | None]:
         """(the plaintext JSON of a sops-encrypted desired-state file, or why not)."""
         program, problem = sops.find_sops(self.env)
         if program is None:
