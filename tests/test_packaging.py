@@ -118,6 +118,16 @@ def test_pyproject_packaging_config() -> None:
     assert setuptools["package-data"]["vaultsync.schemas"] == ["*.json"]
 
 
+def test_readme_recommends_pipx_and_states_the_compatibility_promise() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    install = readme.split("## Install\n", 1)[1].split("\n## ", 1)[0]
+    assert "recommended install is [pipx]" in install and "pipx install" in install
+    assert "make lock" in install and "-c constraints.txt" in install
+    promise = readme.split("## Releases and compatibility promise\n", 1)[1].split("\n## ", 1)[0]
+    for words in ['"version": 1', '"format_version": "1"', "May be added", "Never changes", "CHANGELOG.md"]:
+        assert words in promise, words
+
+
 # --------------------------------------------------------------------------- the built wheel
 
 
