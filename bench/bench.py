@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import real  # bench/real.py: the real-connector runs
+
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = ROOT / "bench" / "clients.py"
 RESULTS = ROOT / "bench" / "results" / "latest.md"
@@ -129,30 +131,6 @@ def dev_server(latency_ms: float = 0.0) -> Iterator[Server]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-@contextmanager
-def edc_connector(version: str) -> Iterator[Server]:
-    """A real EDC connector from tests/edc/runtime.py; raises RuntimeError saying why when none can run."""
-    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
-    if missing:
-        raise RuntimeError(f"{' and '.join(missing)} not installed")
-    sys.path.insert(0, str(ROOT / "tests" / "edc"))
-    try:
-        import runtime  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise RuntimeError(f"tests/edc/runtime.py is not importable ({exc})") from None
-    try:
-        connector = runtime.start(version)
-    except Exception as exc:  # the runtime says why (no secrets API, no Maven artifacts, did not boot)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RuntimeError(first) from None
-    try:
-        if "v3" not in connector.secrets_api:
-            raise RuntimeError(f"EDC {version} serves no v3 secrets API (serves {connector.secrets_api})")
-        yield Server(f"EDC {version}", connector.url, connector.api_key, connector.stop)
-    finally:
-        connector.stop()
 
 
 def desired_file(folder: Path, count: int, variant: str) -> Path:
@@ -435,11 +413,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=5.0, help="simulated latency run; 0 skips it")
     parser.add_argument("--latency-size", type=int, default=1000, help="secrets of the simulated latency run")
     parser.add_argument("--startup-runs", type=int, default=10)
-    parser.add_argument("--edc", action="store_true", help="also benchmark a real EDC connector (Java 17 + Maven)")
+    parser.add_argument(
+        "--edc",
+        action=argparse.BooleanOptionalAction,
+        help="also benchmark a real EDC connector (default: when Java and Maven are installed, except --quick)",
+    )
     parser.add_argument("--edc-version", default="0.15.1")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one sample each: a smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the markdown report")
+    real.add_arguments(parser)
     opts = parser.parse_args(argv)
+    if opts.edc is None:
+        opts.edc = not opts.quick and all(shutil.which(tool) for tool in ("java", "mvn"))
     if opts.quick:
         opts.sizes, opts.repeat, opts.memory_aliases, opts.validate_aliases = "40", 1, 300, 500
         opts.latency_size, opts.latency_ms, opts.startup_runs = 40, 2.0, 1
@@ -461,14 +446,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows += throughput(server, count, opts, tmp, log)
         if opts.latency_ms > 0:
             rows += latency(opts.latency_size, opts, tmp, log)
-        if opts.edc:
-            try:
-                with edc_connector(opts.edc_version) as edc:
-                    for count in opts.sizes:
-                        rows += throughput(edc, count, opts, tmp, log)
-            except RuntimeError as exc:
-                skipped.append(f"skipped: {exc}")
-                log(f"real-connector rows skipped: {exc}")
+        real_lines: list[str] = []
+        if opts.edc or opts.url:
+            real_rows, real_lines, why = real.section(opts, tmp, log)
+            rows += real_rows
+            skipped += [why] if why else []
         else:
             skipped.append("skipped: not requested (pass --edc; needs Java 17 + Maven and tests/edc/runtime.py)")
         if opts.memory_aliases > 0:
@@ -491,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *ratio_lines(rows, starts, opts, skipped),
             "",
+            *real_lines,
         ]
     )
     print(report)
