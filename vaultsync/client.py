@@ -31,7 +31,7 @@ from vaultsync.errors import (
     UsageError,
 )
 from vaultsync.text import printable
-from vaultsync.transport import ReusingTransport
+from vaultsync.transport import LeanAsyncClient, ReusingTransport
 
 EDC_NS = "https://w3id.org/edc/v0.0.1/ns/"
 V4_CONTEXT = "https://w3id.org/edc/connector/management/v2"
@@ -187,7 +187,7 @@ class EdcClient:
             headers["X-Api-Key"] = api_key
         limits = httpx.Limits(max_connections=options.parallelism, max_keepalive_connections=options.parallelism)
         verify = tls_context(options.verify) if isinstance(options.verify, str) else options.verify
-        self._http = httpx.AsyncClient(
+        self._http = LeanAsyncClient(
             headers=headers,
             timeout=httpx.Timeout(options.timeout),
             limits=limits,
