@@ -177,7 +177,8 @@ class ReusingTransport(httpx.AsyncBaseTransport):
             raise httpx.LocalProtocolError(str(exc), request=request) from exc
         try:
             connection.writer.write(data)
-            await _within(timeouts.get("write"), connection.writer.drain())
+            if connection.writer.transport.get_write_buffer_size():  # the socket took it all: nothing to wait for
+                await _within(timeouts.get("write"), connection.writer.drain())
         except TimeoutError as exc:
             raise httpx.WriteTimeout("timed out sending the request", request=request) from exc
         except OSError as exc:
