@@ -1,7 +1,9 @@
 """vaultsync benchmarks: a script, not a test. Prints a markdown table and the ratios against the targets.
 
     .venv/bin/python bench/bench.py                       # 1,000 and 10,000 secrets against the dev-server
-    .venv/bin/python bench/bench.py --sizes 1000 --edc    # also against a real EDC connector, when one can run
+    .venv/bin/python bench/bench.py --sizes 1000 --edc    # also against a real EDC connector (the default
+                                                          # when Java and Maven are installed; bench/real.py)
+    .venv/bin/python bench/bench.py --url URL             # against any running connector (bench/real.py)
     .venv/bin/python bench/bench.py --quick               # tiny sizes, seconds (tests/test_bench_smoke.py)
 
 What is measured, all in one run so the ratios compare like with like on a shared machine:
