@@ -233,9 +233,7 @@ def test_a_plan_made_in_one_checkout_applies_from_another(
     checkout_a = tmp_path / "ci-job-1" / "repo"
     (checkout_a / "connectors" / "keys").mkdir(parents=True)
     (checkout_a / "connectors" / "keys" / "tls.pem").write_text("pem-body")
-    write_desired(
-        checkout_a / "connectors" / "provider.json", {"plain": "p1", "tls": {"fromFile": "keys/tls.pem"}}
-    )
+    write_desired(checkout_a / "connectors" / "provider.json", {"plain": "p1", "tls": {"fromFile": "keys/tls.pem"}})
     monkeypatch.chdir(checkout_a)
     plan_out(Path("connectors/provider.json"), Path("vaultsync.plan"), env_for)
     text = (checkout_a / "vaultsync.plan").read_text("utf-8")
