@@ -53,6 +53,13 @@ def alias_options(func: F) -> F:
     return func
 
 
+allow_outside_files_option = click.option(
+    "--allow-outside-files",
+    is_flag=True,
+    help="Let fromFile read outside the desired-state file's folder tree (refused by default).",
+)
+
+
 def connection_options(func: F) -> F:
     """Target, credentials and transport settings, defined once for every command that talks."""
     options = [
@@ -92,6 +99,7 @@ def connection_options(func: F) -> F:
         click.option("--ca-bundle", metavar="PATH", help="CA certificates (PEM) to verify the server with."),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (testing only; warns)."),
         click.option("--state-file", metavar="PATH", help="Keep state in this local file instead of the vault."),
+        allow_outside_files_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -114,6 +122,7 @@ def _runtime(kw: dict[str, Any]) -> Runtime:
         state_file=kw.get("state_file"),
         state_alias=kw.get("state_alias", "vaultsync-state"),
         lock_alias=kw.get("lock_alias", "vaultsync-lock"),
+        allow_outside_files=kw.get("allow_outside_files", False),
     )
     check_reserved(flags.state_alias, flags.lock_alias)
     return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False))
@@ -167,9 +176,10 @@ def cli() -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--skip-env", is_flag=True, help="Do not require fromEnv variables to be set (for pre-commit hooks).")
+@allow_outside_files_option
 @alias_options
 @output_options
-def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
+def validate(files: tuple[str, ...], skip_env: bool, allow_outside_files: bool, **kw: Any) -> None:
     """Check desired-state FILES: schema and references only, no network."""
     from vaultsync.desired import load_desired
     from vaultsync.errors import InputError, Problem
@@ -181,7 +191,12 @@ def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
     problems: list[Problem] = []
     for file in files:
         try:
-            state = load_desired(file, env=_AnyEnv(env) if skip_env else env, reserved=reserved)
+            state = load_desired(
+                file,
+                env=_AnyEnv(env) if skip_env else env,
+                reserved=reserved,
+                allow_outside_files=allow_outside_files,
+            )
         except InputError as exc:
             problems.extend(exc.problems)
             continue

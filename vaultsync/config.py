@@ -29,6 +29,7 @@ class Flags:
     state_file: str | None = None
     state_alias: str = DEFAULT_STATE_ALIAS
     lock_alias: str = DEFAULT_LOCK_ALIAS
+    allow_outside_files: bool = False  # fromFile may read outside the desired-state file's folder tree
 
     @property
     def reserved(self) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from vaultsync.confine import outside_problem
 from vaultsync.errors import InputError, Problem
 from vaultsync.model import DesiredSecret, DesiredState, SourceKind, Target, canonical_json
 
@@ -388,7 +389,7 @@ def _read_file_value(base: Path, ref: str) -> tuple[str | None, str | None]:
 
 
 def _resolve(
-    alias: str, entry: Any, base: Path, env: Mapping[str, str]
+    alias: str, entry: Any, base: Path, env: Mapping[str, str], allow_outside_files: bool = False
 ) -> tuple[DesiredSecret | None, list[tuple[str, str]]]:
     """Turn one schema-valid entry into a DesiredSecret, or say why it cannot be."""
     if isinstance(entry, str):
@@ -413,6 +414,9 @@ def _resolve(
         if _unencodable(value):
             return None, [("fromEnv", f"environment variable {ref} is not valid UTF-8 text")]
         return DesiredSecret(alias, kind, value, description), []
+    outside = None if allow_outside_files else outside_problem(base, ref)
+    if outside is not None:
+        return None, [("fromFile", outside)]
     value_or_none, problem = _read_file_value(base, ref)
     if problem is not None or value_or_none is None:
         return None, [("fromFile", problem or "unreadable")]
@@ -426,6 +430,7 @@ def parse_desired(
     env: Mapping[str, str],
     reserved: Iterable[str],
     base_dir: Path | None = None,
+    allow_outside_files: bool = False,
 ) -> DesiredState:
     """Validate ``data`` (the bytes of the file at ``path``) and resolve every reference.
 
@@ -469,7 +474,7 @@ def parse_desired(
                 )
             )
             continue
-        secret, issues = _resolve(alias, entry, base, env)
+        secret, issues = _resolve(alias, entry, base, env, allow_outside_files)
         for field_name, message in issues:
             problems.append(Problem(f"{path}: secrets{describe_key(alias)}.{field_name}", message))
         if secret is not None:
@@ -481,8 +486,10 @@ def parse_desired(
     return DesiredState(path=path, secrets=secrets, target=target)
 
 
-def load_desired(path: str, *, env: Mapping[str, str], reserved: Iterable[str]) -> DesiredState:
-    """Read and validate the desired-state file at ``path``."""
+def load_desired(
+    path: str, *, env: Mapping[str, str], reserved: Iterable[str], allow_outside_files: bool = False
+) -> DesiredState:
+    """Read and validate the desired-state file at ``path`` (``fromFile`` confined to its folder unless allowed)."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -491,7 +498,7 @@ def load_desired(path: str, *, env: Mapping[str, str], reserved: Iterable[str]) 
         raise InputError([Problem(path, "is a directory, not a desired-state file")]) from None
     except OSError as exc:
         raise InputError([Problem(path, f"cannot read: {exc.strerror}")]) from None
-    return parse_desired(path, data, env=env, reserved=reserved)
+    return parse_desired(path, data, env=env, reserved=reserved, allow_outside_files=allow_outside_files)
 
 
 def alias_problems(alias: str) -> list[str]:

@@ -85,7 +85,11 @@ def load_all(rt: Runtime, files: Sequence[str]) -> list[DesiredState]:
     states = []
     for file in files:
         try:
-            states.append(load_desired(file, env=rt.env, reserved=rt.flags.reserved))
+            states.append(
+                load_desired(
+                    file, env=rt.env, reserved=rt.flags.reserved, allow_outside_files=rt.flags.allow_outside_files
+                )
+            )
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
