@@ -506,7 +506,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except VaultsyncError as exc:
         color = wants_color(sys.stderr, "--no-color" in (argv or sys.argv))
-        Console(color=False, err_color=color).error(str(exc))
+        console = Console(color=False, err_color=color)
+        console.error(str(exc))
+        for note in getattr(exc, "__notes__", ()):  # what else went wrong on the way out (a lock left behind)
+            console.error(str(note))
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("\nInterrupted.", err=True)

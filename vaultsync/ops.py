@@ -230,15 +230,21 @@ async def stop_on_signals(rt: Runtime) -> AsyncIterator[asyncio.Event]:
 @contextlib.asynccontextmanager
 async def locked(rt: Runtime, client: EdcClient, operation: str) -> AsyncIterator[None]:
     info = await vlock.acquire(client, rt.flags.lock_alias, operation)
+    failure: BaseException | None = None
     try:
         yield
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         try:
             await vlock.release(client, rt.flags.lock_alias, info)
         except VaultsyncError as exc:
-            rt.console.error(
-                f"could not release the lock ({exc}); remove it with `vaultsync force-unlock {info.id} FILE`"
-            )
+            message = f"could not release the lock ({exc}); remove it with `vaultsync force-unlock {info.id} FILE`"
+            if isinstance(failure, VaultsyncError):
+                failure.add_note(message)  # printed after the error that stopped the run: the real cause first
+            else:
+                rt.console.error(message)
 
 
 def _state_differs(planned: Planned, managed: Mapping[str, str]) -> bool:
