@@ -459,7 +459,12 @@ def force_unlock(lock_id: str, file: str, **kw: Any) -> None:
 
 
 @cli.command("dev-server", context_settings=CONTEXT)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on (0.0.0.0: all of them; warns loudly without --api-key-file).",
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=8181, show_default=True, help="0 picks a free port.")
 @click.option("--api-key-file", type=click.Path(dir_okay=False), help="Require this X-Api-Key (default: open).")
 @click.option("--data", type=click.Path(dir_okay=False), help="Persist secrets to this JSON file (default: memory).")
@@ -469,12 +474,16 @@ def dev_server(host: str, port: int, api_key_file: str | None, data: str | None)
 
     from vaultsync.config import read_key_file
     from vaultsync.devserver import serve
+    from vaultsync.exposure import announcement
 
     key = read_key_file(api_key_file) if api_key_file else None
 
     def announce(line: str) -> None:
-        click.echo(line)
+        shown, notes = announcement(line, host, has_key=key is not None)
+        click.echo(shown)
         sys.stdout.flush()
+        for note in notes:
+            click.echo(note, err=True)
         click.echo(
             f"# serving the v3 and v4 secrets API{' (X-Api-Key required)' if key else ''}; Ctrl-C stops",
             err=True,
