@@ -244,3 +244,25 @@ def test_control_characters_in_a_url_path_are_escaped_in_the_error(world: World)
         assert not UNSAFE.search(result.both), args
         assert result.code == 1  # the connector (like Jetty) refuses such a path: a clear error, no crash
         assert "HTTP 400" in result.err
+
+
+def test_refusals_of_a_tampered_plan_a_foreign_page_and_an_outside_file_leak_nothing(world: World) -> None:
+    world.apply()
+    world.secrets["unmanaged"] = CANARY + "-unmanaged"
+    planfile = world.root / "reviewed.plan"
+    assert world.run("plan", str(world.file), "--out", str(planfile)).code == 0
+    doc = json.loads(planfile.read_text("utf-8"))
+    doc["targets"][0]["changes"].append({"alias": "unmanaged", "action": "delete"})
+    planfile.write_text(json.dumps(doc), "utf-8")
+    tampered = world.run("apply", str(planfile), "-v")
+    assert tampered.code == 1 and world.secrets["unmanaged"] == CANARY + "-unmanaged"
+
+    page = f"<html><body>Sign in. Your request: X-Api-Key {KEY}, value {CANARY}-plain</body></html>"
+    world.server.faults.add(Fault(200, method="GET", alias="plain", body=page, content_type="text/html"))
+    foreign = world.run("plan", str(world.file), "-v")
+    assert foreign.code == 1 and "not the EDC secrets API" in foreign.err
+
+    (world.root.parent / "outside.pem").write_text(CANARY + "-outside")
+    write_desired(world.file, {"out": {"fromFile": "../outside.pem"}})
+    outside = world.run("validate", str(world.file), "-v")
+    assert outside.code == 1 and "--allow-outside-files" in outside.err
