@@ -303,3 +303,80 @@ def test_an_old_format_plan_is_refused_with_what_to_do(
 
     assert result.code == 1 and "plan again" in result.err
     assert devserver.requests == []
+
+
+def test_a_plan_applied_from_another_folder_says_where_paths_are_relative_to(
+    devserver: Server, env_for: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "repo").mkdir()
+    write_desired(tmp_path / "repo" / "d.json", {"a": "a1"})
+    monkeypatch.chdir(tmp_path / "repo")
+    plan_out(Path("d.json"), tmp_path / "vaultsync.plan", env_for)
+    monkeypatch.chdir(tmp_path)
+    devserver.reset_log()
+
+    result = apply_plan(tmp_path / "vaultsync.plan", env_for)
+
+    assert result.code == 1
+    assert "d.json: no such file" in result.err and "relative to the working directory" in result.err
+    assert devserver.requests == []
+
+
+# -- recorded decisions are sealed with the vault's key ------------------------------------------------
+
+
+def test_a_forged_adopt_does_not_overwrite_an_unmanaged_secret(
+    devserver: Server, env_for: dict[str, str], tmp_path: Path
+) -> None:
+    devserver.secrets["db"] = CANARY + "-set-by-hand"
+    desired = write_desired(tmp_path / "d.json", {"db": "from-the-repository"})
+    planfile = tmp_path / "vaultsync.plan"
+    plan_out(desired, planfile, env_for)
+    doc = load(planfile)
+    target = doc["targets"][0]
+    assert [c["action"] for c in target["changes"]] == ["conflict"]
+    # What `plan --adopt` would have written: the decision and its consequence.
+    target["inputs"]["adopt"] = True
+    target["changes"] = [{"alias": "db", "action": "update", "adopt": True, "note": "adopted (--adopt)"}]
+    save(planfile, doc)
+    devserver.reset_log()
+
+    result = apply_plan(planfile, env_for)
+
+    assert result.code == 1 and "seal" in result.err and "nothing was written" in result.err
+    assert devserver.secret_writes() == [] and devserver.secrets["db"] == CANARY + "-set-by-hand"
+
+
+def test_a_forged_mass_deletion_permission_is_refused(
+    devserver: Server, env_for: dict[str, str], tmp_path: Path
+) -> None:
+    secrets = {f"s{i:02}": f"value-{i}" for i in range(10)}
+    desired = write_desired(tmp_path / "d.json", secrets)
+    assert run_cli("apply", str(desired), "--auto-approve", env=env_for).code == 0
+    write_desired(desired, dict(list(secrets.items())[5:]))
+    planfile = tmp_path / "vaultsync.plan"
+    plan_out(desired, planfile, env_for)
+    doc = load(planfile)
+    doc["targets"][0]["inputs"]["allow_mass_delete"] = True
+    save(planfile, doc)
+    devserver.reset_log()
+
+    result = apply_plan(planfile, env_for)
+
+    assert result.code == 1 and "seal" in result.err
+    assert devserver.secret_writes() == []
+    assert all(f"s{i:02}" in devserver.secrets for i in range(10))
+
+
+def test_a_plan_file_without_a_seal_is_corrupt(devserver: Server, env_for: dict[str, str], tmp_path: Path) -> None:
+    planfile = tmp_path / "vaultsync.plan"
+    plan_out(write_desired(tmp_path / "d.json", {"a": "a1"}), planfile, env_for)
+    doc = load(planfile)
+    del doc["targets"][0]["seal"]
+    save(planfile, doc)
+    devserver.reset_log()
+
+    result = apply_plan(planfile, env_for)
+
+    assert result.code == 1 and "corrupt" in result.err
+    assert devserver.requests == []

@@ -388,6 +388,7 @@ async def plan_files(
     ``adopt`` and ``allow_mass_delete`` are recorded in the saved plan: what was reviewed is what applies.
     """
     saved: list[planfile.SavedTarget] = []
+    keys: list[bytes] = []
     reports = []
     for target in targets:
         async with rt.client(target.conn) as client:
@@ -397,8 +398,9 @@ async def plan_files(
                 await rt.store(client).ensure_key(planned.loaded)
                 inputs = _plan_inputs(rt, target, adopt=adopt, allow_mass_delete=allow_mass_delete)
                 saved.append(_saved_target(planned, inputs))
+                keys.append(planned.loaded.key)
     if out is not None:
-        write_atomically(Path(out), planfile.encode(saved))
+        write_atomically(Path(out), planfile.encode(saved, keys))
     return reports
 
 
@@ -472,6 +474,12 @@ def _prepare_saved(
     seen: dict[str, str] = {}
     for saved in saved_targets:
         flags = _flags_for(rt.flags, path, saved.inputs)
+        missing = [f for f in saved.inputs.files if not Path(f).exists()]
+        if missing:
+            where = "the working directory it was made in; run apply from the same folder of the checkout"
+            raise InputError(
+                [Problem(printable(f), f"no such file (a saved plan's paths are relative to {where})") for f in missing]
+            )
         (target,) = prepare(Runtime(flags, rt.env, rt.console), saved.inputs.files)
         if _same_connector_key(target.conn.url) != _same_connector_key(saved.url):
             raise StalePlanError(
@@ -516,13 +524,20 @@ def _flags_for(flags: Flags, path: str, inputs: planfile.PlanInputs) -> Flags:
     )
 
 
+_BROKEN_SEAL = (
+    "its seal does not match (the plan file was edited after planning, or planned against a vault holding "
+    "another fingerprint key)"
+)
+
+
 def _verify_saved(rt: Runtime, path: str, saved: planfile.SavedTarget, planned: Planned) -> None:
     """Refuse unless the plan computed now (under the lock) is exactly the saved one, and read the same."""
     loaded = planned.loaded
     if not loaded.key_in_vault:  # a fresh key: every fingerprint would differ, say why instead
         reasons = [f"the fingerprint key is gone from the vault alias {rt.flags.state_alias}"]
     else:
-        reasons = planfile.staleness(
+        reasons = [] if saved.seal_holds(loaded.key) else [_BROKEN_SEAL]
+        reasons += planfile.staleness(
             saved,
             lineage=loaded.record.lineage,
             serial=loaded.record.serial,
@@ -531,7 +546,7 @@ def _verify_saved(rt: Runtime, path: str, saved: planfile.SavedTarget, planned: 
             plan_now=planned.plan,
         )
     if reasons:
-        edited_only = len(reasons) == 1 and reasons[0].startswith("its ")
+        edited_only = all(r.startswith("its ") for r in reasons)  # nothing moved: the file says something else
         head = "does not match the plan computed now" if edited_only else "is stale"
         raise StalePlanError(
             printable(

@@ -10,13 +10,19 @@ does, so nothing in the file is carried out because the file says so.
 
 The URL is recorded only to be checked: apply goes where the desired files,
 flags and environment point, never where the plan file points.
+
+Each target is also sealed with the vault's fingerprint key (an HMAC over all
+of it), which never leaves the vault: recorded decisions (``--adopt``,
+``--allow-mass-delete``, and whatever inputs are added later) cannot be forged
+by someone who can write the plan file but cannot read the vault.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,11 +30,15 @@ from typing import Any
 
 from vaultsync import __version__
 from vaultsync.errors import InputError, Problem
+from vaultsync.model import canonical_json
 from vaultsync.plan import Action, Change, Plan
+from vaultsync.state import fingerprint
 
 PLAN_FORMAT = "vaultsync-plan"
-# 2: inputs recorded in one object, paths relative to the working directory, the plan verified by recomputation.
+# 2: inputs recorded in one object, paths relative to the working directory, sealed, verified by recomputation.
 PLAN_VERSION = "2"
+# The seal is a fingerprint under a name no alias can have (aliases cannot hold control characters).
+_SEAL_NAME = "\x00vaultsync-plan"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +101,12 @@ class SavedTarget:
     read: Mapping[str, str | None]  # alias -> fingerprint of the vault value when planned (None: absent)
     desired: Mapping[str, str]  # alias -> fingerprint of the desired value when planned
     plan: Plan
+    seal: str = ""  # read from a plan file: the HMAC it carries ...
+    sealed: str = ""  # ... and the canonical text of what it covers
+
+    def seal_holds(self, key: bytes) -> bool:
+        """Whether the plan file's seal was made with ``key`` over exactly what the file holds now."""
+        return bool(self.seal) and hmac.compare_digest(self.seal, fingerprint(key, _SEAL_NAME, self.sealed))
 
 
 def record_path(path: str, cwd: Path | None = None) -> str:
@@ -111,24 +127,30 @@ def _change_doc(change: Change) -> dict[str, Any]:
     return {**change.to_doc(), "managed": change.managed}
 
 
-def encode(targets: list[SavedTarget]) -> str:
+def _target_doc(t: SavedTarget) -> dict[str, Any]:
+    return {
+        "url": t.url,
+        "inputs": t.inputs.to_doc(),
+        "state": {"lineage": t.lineage, "serial": t.serial},
+        "managed_before": t.plan.managed_before,
+        "read": dict(sorted(t.read.items())),
+        "desired": dict(sorted(t.desired.items())),
+        "changes": [_change_doc(c) for c in t.plan.changes],
+    }
+
+
+def encode(targets: Sequence[SavedTarget], keys: Sequence[bytes]) -> str:
+    """The plan file; each target sealed with its vault's fingerprint key (``keys``, in the same order)."""
+    docs = []
+    for target, key in zip(targets, keys, strict=True):
+        doc = _target_doc(target)
+        docs.append({**doc, "seal": fingerprint(key, _SEAL_NAME, canonical_json(doc))})
     doc = {
         "format": PLAN_FORMAT,
         "format_version": PLAN_VERSION,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "vaultsync_version": __version__,
-        "targets": [
-            {
-                "url": t.url,
-                "inputs": t.inputs.to_doc(),
-                "state": {"lineage": t.lineage, "serial": t.serial},
-                "managed_before": t.plan.managed_before,
-                "read": dict(sorted(t.read.items())),
-                "desired": dict(sorted(t.desired.items())),
-                "changes": [_change_doc(c) for c in t.plan.changes],
-            }
-            for t in targets
-        ],
+        "targets": docs,
     }
     return json.dumps(doc, indent=1, sort_keys=False) + "\n"
 
@@ -204,6 +226,8 @@ def decode(data: bytes, where: str) -> list[SavedTarget]:
                     read=_fingerprint_map(t["read"]),
                     desired={a: v for a, v in desired.items() if v is not None},
                     plan=Plan(tuple(_change(c) for c in t["changes"]), managed_before=managed_before),
+                    seal=_text(t["seal"]),
+                    sealed=canonical_json({k: v for k, v in t.items() if k != "seal"}),
                 )
             )
     except (KeyError, TypeError, ValueError, AttributeError):
