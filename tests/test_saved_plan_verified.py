@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from conftest import CANARY, Result, Server, run_cli, write_desired
 
+from vaultsync import planfile
 from vaultsync.devserver import DevServer
+from vaultsync.plan import Action, Change, Plan
 
 KEY = "APIKEY-9d4c1e77-" + CANARY
 
@@ -126,7 +128,7 @@ def test_a_hand_edited_change_is_refused_and_nothing_is_written(
 
     assert result.code == 1, result.out
     assert "nothing was written" in result.err
-    assert "computed now" in result.err  # says why: the file's changes are not what the plan is today
+    assert "seal does not match" in result.err  # says why: the file is not what this vault's plan sealed
     assert devserver.secret_writes() == []
     assert devserver.secrets == before
     assert devserver.secrets["dsp-token"] == CANARY + "-unmanaged"
@@ -380,3 +382,39 @@ def test_a_plan_file_without_a_seal_is_corrupt(devserver: Server, env_for: dict[
 
     assert result.code == 1 and "corrupt" in result.err
     assert devserver.requests == []
+
+
+@pytest.mark.parametrize("field", ["lock_alias", "state_alias"])
+def test_forged_reserved_aliases_are_refused_before_any_write(
+    devserver: Server, env_for: dict[str, str], no_change_plan: Path, field: str
+) -> None:
+    doc = load(no_change_plan)
+    doc["targets"][0]["inputs"][field] = "dsp-token"
+    save(no_change_plan, doc)
+    before = dict(devserver.secrets)
+
+    result = apply_plan(no_change_plan, env_for)
+
+    assert result.code == 1 and "nothing was written" in result.err
+    assert devserver.alias_writes == []  # not even a lock taken
+    assert devserver.secrets == before
+
+
+def test_the_recomputed_plan_must_be_exactly_the_saved_one() -> None:
+    """What apply checks under the lock, even when the seal holds: the plan computed now is the saved plan."""
+    now = Plan((Change("a", Action.NOOP, True),), managed_before=1)
+    inputs = planfile.PlanInputs(("d.json",), "v3", None, "vaultsync-state", "vaultsync-lock")
+
+    def reasons(saved_plan: Plan) -> list[str]:
+        saved = planfile.SavedTarget("http://x", inputs, "L", 3, {"a": "fp-a"}, {"a": "fp-a"}, saved_plan)
+        return planfile.staleness(
+            saved, lineage="L", serial=3, read_now={"a": "fp-a"}, desired_now={"a": "fp-a"}, plan_now=now
+        )
+
+    assert reasons(now) == []
+    widened = reasons(Plan((*now.changes, Change("dsp-token", Action.DELETE)), managed_before=1))
+    assert len(widened) == 1 and "computed now" in widened[0] and "dsp-token" in widened[0]
+    changed = reasons(Plan((Change("a", Action.DELETE, True),), managed_before=1))
+    assert "computed now" in changed[0] and "(a)" in changed[0]
+    assert "computed now" in reasons(Plan((*now.changes, *now.changes), managed_before=1))[0]
+    assert "managed secrets" in reasons(Plan(now.changes, managed_before=5))[0]

@@ -447,6 +447,7 @@ async def apply_saved(
         for saved, target, flags in prepared:
             trt = Runtime(flags, rt.env, rt.console, rt.verbose, rt.transport, stop)
             client = await stack.enter_async_context(trt.client(target.conn))
+            await _check_seal(trt, client, path, saved)
             await stack.enter_async_context(locked(trt, client, f"apply {path}"))
             planned = await plan_target(trt, target, client, adopt=saved.inputs.adopt)
             if stop.is_set():
@@ -528,6 +529,28 @@ _BROKEN_SEAL = (
     "its seal does not match (the plan file was edited after planning, or planned against a vault holding "
     "another fingerprint key)"
 )
+
+
+async def _check_seal(rt: Runtime, client: EdcClient, path: str, saved: planfile.SavedTarget) -> None:
+    """Before the lock (the first write): nothing recorded in the plan file is used unless this vault sealed it.
+
+    Reads only the state alias, for its key: not a state file the plan names, not the lock alias it names.
+    """
+    try:
+        loaded = await StateStore(client, rt.flags.state_alias).load()
+    except InputError as exc:  # the alias the plan names holds no vaultsync state
+        raise StalePlanError(printable(f"{path}: the saved plan cannot be used, nothing was written: {exc}")) from None
+    if not loaded.key_in_vault:
+        reason = f"the fingerprint key is gone from the vault alias {rt.flags.state_alias}"
+    elif not saved.seal_holds(loaded.key):
+        reason = _BROKEN_SEAL
+    else:
+        return
+    raise StalePlanError(
+        printable(
+            f"{path}: the saved plan cannot be used, nothing was written: {reason}. Run `vaultsync plan --out` again."
+        )
+    )
 
 
 def _verify_saved(rt: Runtime, path: str, saved: planfile.SavedTarget, planned: Planned) -> None:
