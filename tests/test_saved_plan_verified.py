@@ -418,3 +418,15 @@ def test_the_recomputed_plan_must_be_exactly_the_saved_one() -> None:
     assert "computed now" in changed[0] and "(a)" in changed[0]
     assert "computed now" in reasons(Plan((*now.changes, *now.changes), managed_before=1))[0]
     assert "managed secrets" in reasons(Plan(now.changes, managed_before=5))[0]
+
+
+def test_a_seal_with_non_ascii_characters_is_just_a_broken_seal(
+    devserver: Server, env_for: dict[str, str], no_change_plan: Path
+) -> None:
+    doc = load(no_change_plan)
+    doc["targets"][0]["seal"] = "hmac-sha256:é"
+    save(no_change_plan, doc)
+
+    result = apply_plan(no_change_plan, env_for)
+
+    assert result.code == 1 and "seal does not match" in result.err and "Traceback" not in result.err

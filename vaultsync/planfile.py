@@ -106,7 +106,9 @@ class SavedTarget:
 
     def seal_holds(self, key: bytes) -> bool:
         """Whether the plan file's seal was made with ``key`` over exactly what the file holds now."""
-        return bool(self.seal) and hmac.compare_digest(self.seal, fingerprint(key, _SEAL_NAME, self.sealed))
+        expected = fingerprint(key, _SEAL_NAME, self.sealed)
+        # Bytes: compare_digest refuses str with non-ASCII characters, which a hand-edited file may hold.
+        return bool(self.seal) and hmac.compare_digest(self.seal.encode("utf-8"), expected.encode("utf-8"))
 
 
 def record_path(path: str, cwd: Path | None = None) -> str:
