@@ -430,3 +430,39 @@ def test_a_seal_with_non_ascii_characters_is_just_a_broken_seal(
     result = apply_plan(no_change_plan, env_for)
 
     assert result.code == 1 and "seal does not match" in result.err and "Traceback" not in result.err
+
+
+def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield (*prefix, key)
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc[:2]):
+            yield (*prefix, i)
+            yield from _paths(value, (*prefix, i))
+
+
+def test_any_field_replaced_by_junk_is_refused_cleanly_and_writes_nothing(
+    devserver: Server, env_for: dict[str, str], no_change_plan: Path
+) -> None:
+    """Whatever a hand edit puts anywhere in the file: exit 1, a message, no traceback, no write."""
+    original = load(no_change_plan)
+    before = dict(devserver.secrets)
+    checked = 0
+    for path in _paths(original["targets"][0], ("targets", 0)):
+        for junk in (None, 7, ["x"], "é"):
+            doc = json.loads(json.dumps(original))
+            parent = doc
+            for step in path[:-1]:
+                parent = parent[step]
+            if parent[path[-1]] == junk:
+                continue
+            parent[path[-1]] = junk
+            save(no_change_plan, doc)
+            result = apply_plan(no_change_plan, env_for)
+            assert result.code == 1, (path, junk, result)
+            assert "Traceback" not in result.both and result.err.startswith("Error: "), (path, junk, result.err)
+            checked += 1
+    assert checked > 60
+    assert devserver.secret_writes() == [] and devserver.secrets == before
