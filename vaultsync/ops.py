@@ -27,6 +27,7 @@ from vaultsync.errors import InputError, Interrupted, Problem, StalePlanError, U
 from vaultsync.model import DesiredState
 from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, diff, unsafe_deletes
 from vaultsync.render import PlanReport
+from vaultsync.sources import Sources
 from vaultsync.state import DriftItem, drift, fingerprint
 from vaultsync.statestore import Loaded, StateStore, write_atomically
 from vaultsync.text import printable
@@ -83,11 +84,16 @@ def load_all(rt: Runtime, files: Sequence[str]) -> list[DesiredState]:
     """Validate every file; one InputError with every problem of every file."""
     problems: list[Problem] = []
     states = []
+    sources = Sources.for_run(rt.env, rt.flags.commands)  # one per run: each sops file decrypted once
     for file in files:
         try:
             states.append(
                 load_desired(
-                    file, env=rt.env, reserved=rt.flags.reserved, allow_outside_files=rt.flags.allow_outside_files
+                    file,
+                    env=rt.env,
+                    reserved=rt.flags.reserved,
+                    sources=sources,
+                    allow_outside_files=rt.flags.allow_outside_files,
                 )
             )
         except InputError as exc:
