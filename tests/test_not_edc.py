@@ -228,3 +228,14 @@ def test_when_the_lock_was_taken_the_real_cause_still_comes_first(devserver: Ser
     assert "vaultsync-state" in lines[0] and "not the EDC secrets API" in lines[0], result.err
     assert "could not release the lock" in lines[-1] and "force-unlock" in lines[-1]
     assert "vaultsync-lock" in devserver.secrets  # it really is left behind, as the message says
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "GET"])
+def test_a_405_means_the_path_is_not_the_secrets_api(method: str) -> None:
+    """Measured on EDC 0.15.1: a wrong base path answers POST with Jetty's 405; EDC's secrets paths take all four."""
+    jetty = httpx.Response(405, json={"message": f"HTTP method {method} is not supported by this URL", "status": "405"})
+    raised, seen = run(jetty, OPERATIONS[method])
+
+    assert isinstance(raised, NotEdcError), raised
+    assert "does not serve the EDC secrets API" in str(raised) and "--api-version" in str(raised)
+    assert len(seen) == 1

@@ -52,6 +52,10 @@ NOT_EDC = (
     "another service?); check --url / EDC_MANAGEMENT_URL"
 )
 
+NOT_SERVED_405 = NOT_SERVED.replace(
+    "(the 404 is not EDC's ObjectNotFound answer)", "(EDC's secrets paths take this method)"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class RequestEvent:
@@ -287,6 +291,8 @@ class EdcClient:
             return self._not_edc(method, url, response, expected)
         if status == 409 and not _edc_conflict(response):
             return self._not_edc(method, url, response, "409 with an ObjectConflict error array")
+        if status == 405:  # EDC's secrets paths take all four methods: Jetty answers 405 for a path nothing serves
+            return NotEdcError(method, shown, status, f"{self._detail(response, secret)}: {NOT_SERVED_405}")
         if status in (401, 403):
             if not self._has_key:
                 detail = "the API requires a key and none was given: set EDC_API_KEY or use --api-key-file"
