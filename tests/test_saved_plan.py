@@ -212,6 +212,7 @@ def test_saved_plan_never_goes_to_its_own_url_when_none_is_configured(
     result = apply_plan(planfile, {"EDC_MANAGEMENT_URL": ""})
 
     assert result.code == 1 and "no management API URL" in result.err
+    assert "same --url or EDC_MANAGEMENT_URL" in result.err and devserver.url in result.err
     assert devserver.requests == []
 
 

@@ -487,7 +487,18 @@ def _prepare_saved(
             raise InputError(
                 [Problem(printable(f), f"no such file (a saved plan's paths are relative to {where})") for f in missing]
             )
-        (target,) = prepare(Runtime(flags, rt.env, rt.console), saved.inputs.files)
+        try:
+            (target,) = prepare(Runtime(flags, rt.env, rt.console), saved.inputs.files)
+        except UsageError as exc:
+            if "no management API URL" not in str(exc):
+                raise
+            raise UsageError(
+                printable(
+                    f"{exc}. A saved plan goes where the desired files and settings point, never to the URL written "
+                    f"in it ({saved.url}): give apply the same --url or EDC_MANAGEMENT_URL as the plan. "
+                    "Nothing was written."
+                )
+            ) from None
         if _same_connector_key(target.conn.url) != _same_connector_key(saved.url):
             raise StalePlanError(
                 printable(
