@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vaultsync import __version__
 from vaultsync.console import Console
 from vaultsync.plan import Action, Change, Outcome, Plan
 from vaultsync.state import DriftItem
@@ -123,6 +124,7 @@ def json_plan(reports: Sequence[PlanReport]) -> str:
     """The spec's JSON plan document; ``targets`` adds the per-connector breakdown."""
     doc = {
         "format_version": "1",
+        "tool": {"name": "vaultsync", "version": __version__},
         "changes": [_json_change(c) for r in reports for c in r.plan.changes],
         "summary": total_summary(reports),
         "targets": [
