@@ -18,6 +18,7 @@ from conftest import CANARY, Result, run_cli, write_desired
 
 from vaultsync.devserver import DevServer, Fault
 from vaultsync.lock import LockInfo
+from vaultsync.statecodec import unpack
 
 KEY = "APIKEY-5b2e8d41-never-print"
 ENV_VALUE = CANARY + "-from-env"
@@ -146,11 +147,11 @@ def test_apply_asking_for_approval(world: World) -> None:
 
 def test_state_in_the_vault_and_in_a_file_holds_no_value(world: World) -> None:
     world.apply()
-    assert_clean(world.secrets["vaultsync-state"])
+    assert_clean(unpack(world.secrets["vaultsync-state"], {}, "state"))
     state_file = world.root / "state.json"
     world.apply("--state-file", str(state_file))
     assert_clean(state_file.read_text("utf-8"))
-    assert_clean(world.secrets["vaultsync-state"])
+    assert_clean(unpack(world.secrets["vaultsync-state"], {}, "state"))
 
 
 def test_import_drift_state_and_force_unlock(world: World) -> None:
@@ -205,7 +206,7 @@ def test_a_wrong_key_is_refused_without_printing_either_key(world: World) -> Non
 
 
 def _tamper_state(world: World, alias: str) -> None:
-    state = json.loads(world.secrets["vaultsync-state"])
+    state = json.loads(unpack(world.secrets["vaultsync-state"], {}, "state"))
     state["managed"][alias] = {}
     world.secrets["vaultsync-state"] = json.dumps(state)
 

@@ -11,7 +11,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vaultsync import statecodec
 from vaultsync.client import EdcClient
+from vaultsync.engine import read_values
 from vaultsync.errors import AlreadyExistsError, InputError, Problem, VaultsyncError
 from vaultsync.state import StateRecord, StoredState, decode, encode_file, encode_vault_value, key_id, new_key
 
@@ -28,6 +30,7 @@ class Loaded:
     key: bytes = field(repr=False)
     key_in_vault: bool
     alias_exists: bool
+    shards: list[str] = field(default_factory=list)  # the shard aliases the stored head names
 
 
 class StateStore:
@@ -44,10 +47,13 @@ class StateStore:
 
     async def load(self) -> Loaded:
         raw = await self.client.get(self.alias)
-        vault = decode(raw, f"vault alias {self.alias}") if raw is not None else StoredState(None, None)
+        where = f"vault alias {self.alias}"
+        shards = statecodec.shards_named(raw, where) if raw is not None else []
+        values = await read_values(self.client, shards, self.client.options.parallelism) if shards else {}
+        vault = decode(statecodec.unpack(raw, values, where), where) if raw is not None else StoredState(None, None)
         record = (vault.record if self.path is None else self._read_file(vault.key)) or StateRecord.empty()
         key = vault.key if vault.key is not None else new_key()
-        return Loaded(record, key, vault.key is not None, raw is not None)
+        return Loaded(record, key, vault.key is not None, raw is not None, shards)
 
     def _read_file(self, vault_key: bytes | None) -> StateRecord | None:
         assert self.path is not None
@@ -75,6 +81,36 @@ class StateStore:
         return stored.record
 
     async def _store_vault_value(self, loaded: Loaded, value: str) -> None:
+        """Write the shards under names the stored head does not use, switch the head, then clean up
+        (see statecodec for why a crash at any point leaves a readable state)."""
+        packed = statecodec.pack(value, self.alias, loaded.shards)
+        for name, shard in packed.shards.items():
+            await self._put(name, shard)
+        await self._store_head(loaded, packed.head)
+        old, loaded.shards = loaded.shards, list(packed.shards)
+        if old or packed.shards:
+            await self._remove_stale(old, loaded.shards)
+
+    async def _put(self, alias: str, value: str) -> None:
+        """Create or overwrite an alias no reader relies on (a shard the head does not name)."""
+        try:
+            await self.client.create(alias, value)
+        except AlreadyExistsError:
+            await self.client.update(alias, value)
+
+    async def _remove_stale(self, old: list[str], new: list[str]) -> None:
+        """Best effort: shards the head no longer names, then any a crashed save left above them."""
+        stale = statecodec.stale_shards(self.alias, old, new)
+        try:
+            for name in reversed(stale):
+                await self.client.delete(name)
+            number = len(stale) + len(new) + statecodec.FIRST_SHARD
+            while await self.client.delete(statecodec.shard_alias(self.alias, number)):
+                number += 1
+        except VaultsyncError:
+            pass  # the head is written and names whole shards; the next save deletes what is left
+
+    async def _store_head(self, loaded: Loaded, value: str) -> None:
         if loaded.alias_exists:
             await self.client.update(self.alias, value)
             return
