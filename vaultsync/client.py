@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from vaultsync.breaker import STREAK, Breaker, connection_failure
 from vaultsync.errors import (
     AlreadyExistsError,
     ApiError,
@@ -196,6 +197,7 @@ class EdcClient:
             follow_redirects=False,
         )
         self._collection = f"{self.base_url}/{api_version}/secrets"
+        self.breaker = Breaker(max(STREAK, options.max_retries + 1))  # shared by every worker using this client
         self._base_path = urlsplit(self.base_url).path
 
     async def __aenter__(self) -> EdcClient:
@@ -311,17 +313,23 @@ class EdcClient:
         path = urlsplit(url).path
         while True:
             attempt += 1
+            self.breaker.check(method, printable(url))
             started = time.perf_counter()
             try:
                 response = await self._http.request(method, url, json=body)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 reason = _redact(_transport_reason(exc), self._api_key)
                 self._emit(method, path, None, started, attempt, reason)
-                if not _transient(exc) or attempt > self.options.max_retries:
+                if _transient(exc) and connection_failure(exc):
+                    self.breaker.failure(reason)
+                if not _transient(exc) or attempt > self.options.max_retries or self.breaker.tripped:
                     tried = f" (gave up after {attempt} attempts)" if attempt > 1 else ""
+                    if self.breaker.tripped and attempt <= self.options.max_retries:
+                        tried = f" (not retried: {self.breaker.describe()})"
                     raise TransportError(f"{method} {printable(url)}: {reason}{tried}") from None
                 await self._sleep(self._backoff(attempt))
                 continue
+            self.breaker.success()
             self._emit(method, path, response.status_code, started, attempt)
             if response.status_code in RETRY_STATUSES and attempt <= self.options.max_retries:
                 wait = retry_after(response)  # RFC 9110: meaningful on 429 and 503; harmless elsewhere
