@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Server, run_cli, write_desired
+from conftest import CANARY, Server, run_cli, write_desired
 
 from vaultsync.client import ClientOptions, EdcClient
 from vaultsync.state import StateRecord, encode_vault_value, fingerprint, new_key
-from vaultsync.statecodec import LIMIT
+from vaultsync.statecodec import LIMIT, unpack
 from vaultsync.statestore import StateStore
 
 BASE = "http://edc.test/api/management"
@@ -160,14 +160,16 @@ def test_a_crash_between_shard_writes_of_20000_aliases_keeps_the_previous_set() 
         assert max(len(v) for v in crashed.secrets.values()) <= LIMIT
 
 
-def test_the_state_holds_no_value_even_compressed() -> None:
+@pytest.mark.parametrize("count", [1, 2_000], ids=["inline", "sharded"])
+def test_the_state_holds_no_value_even_compressed(count: int) -> None:
     vault = Vault()
-    canary = "CANARY-7f3e9b1c-do-not-print"
-    save(vault, {"db-password": fingerprint(KEY, "db-password", canary)})
-    from vaultsync.statecodec import unpack
-
-    text = unpack(vault.secrets[STATE], {}, "state")
-    assert canary not in text and "db-password" in text
+    save(vault, {f"db-{i}": fingerprint(KEY, f"db-{i}", f"{CANARY}-{i}") for i in range(count)})
+    assert (len(vault.secrets) > 1) == (count > 1)
+    text = unpack(vault.secrets[STATE], vault.secrets, "state")
+    assert "db-0" in text
+    for stored in [text, *vault.secrets.values()]:
+        assert CANARY not in stored
+        assert "CANARY" not in stored
 
 
 # -- over the wire, through the CLI -------------------------------------------------------------------
