@@ -138,7 +138,8 @@ def _crash_at_every_write(before: dict[str, str], after: dict[str, str]) -> None
         save(crashed, final)
         assert load(crashed) == final
         assert_small_and_tidy(crashed)
-    assert outcomes == {"before", "after"}  # the head switch is the one step that changes what is read
+    # The head switch is the one step that changes what is read; after it come only deletions of old shards.
+    assert outcomes == ({"before", "after"} if len(stored) > 1 else {"before"})
 
 
 @pytest.mark.parametrize(("before", "after"), [(3_000, 6_000), (6_000, 2_000), (400, 3_000), (3_000, 10)])
@@ -218,3 +219,16 @@ def test_state_shard_aliases_are_reserved(tmp_path: Path, alias: str, flags: tup
     assert result.code == (1 if refused else 0), result.both
     if refused:
         assert "reserved for vaultsync's own state" in result.err
+
+
+def test_a_secret_that_happens_to_have_a_shard_name_is_never_overwritten_nor_deleted() -> None:
+    """Aliases like vaultsync-state-2 may hold someone's secret from before sharding: the state goes around it."""
+    foreign = {f"{STATE}-2": "someone's secret", f"{STATE}-4": '{"format": "not ours"}'}
+    vault = Vault(foreign)
+    for managed in (managed_set(3_000), managed_set(5_000, tag="-b"), managed_set(3)):
+        save(vault, managed)
+        assert load(vault) == managed
+        assert all(vault.secrets[a] == v for a, v in foreign.items())
+        head = json.loads(vault.secrets[STATE])
+        assert not set(head.get("shards", [])) & set(foreign)
+        assert set(vault.secrets) == {STATE, *head.get("shards", []), *foreign}  # and nothing else left over

@@ -172,6 +172,17 @@ def unpack(text: str, shards: Mapping[str, str | None], where: str) -> str:
         raise _bad(where, "the state data is corrupt (not zlib+base64)") from None
 
 
+def is_shard(value: str | None) -> bool:
+    """Whether a vault value is a shard of some vaultsync state (and so may be overwritten or deleted)."""
+    if value is None:
+        return False
+    try:
+        doc = json.loads(value)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and doc.get("format") == SHARD_FORMAT
+
+
 def _shard_data(name: str, part: int, value: str | None) -> str:
     where = f"vault alias {name}"
     if value is None:

@@ -83,29 +83,43 @@ class StateStore:
     async def _store_vault_value(self, loaded: Loaded, value: str) -> None:
         """Write the shards under names the stored head does not use, switch the head, then clean up
         (see statecodec for why a crash at any point leaves a readable state)."""
-        packed = statecodec.pack(value, self.alias, loaded.shards)
-        for name, shard in packed.shards.items():
-            await self._put(name, shard)
+        avoid = set(loaded.shards)
+        while True:
+            packed = statecodec.pack(value, self.alias, avoid)
+            taken = [name for name, shard in packed.shards.items() if not await self._put(name, shard)]
+            if not taken:
+                break
+            avoid.update(taken)  # a secret that is not vaultsync's holds that name: shard under the next one
         await self._store_head(loaded, packed.head)
         old, loaded.shards = loaded.shards, list(packed.shards)
         if old or packed.shards:
             await self._remove_stale(old, loaded.shards)
 
-    async def _put(self, alias: str, value: str) -> None:
-        """Create or overwrite an alias no reader relies on (a shard the head does not name)."""
+    async def _put(self, alias: str, value: str) -> bool:
+        """Create or overwrite a shard the head does not name. False (and nothing written) when the alias
+        holds a secret that is not a shard: that is someone's secret, never overwritten."""
         try:
             await self.client.create(alias, value)
         except AlreadyExistsError:
+            if not statecodec.is_shard(await self.client.get(alias)):
+                return False
             await self.client.update(alias, value)
+        return True
 
     async def _remove_stale(self, old: list[str], new: list[str]) -> None:
-        """Best effort: shards the head no longer names, then any a crashed save left above them."""
-        stale = statecodec.stale_shards(self.alias, old, new)
+        """Best effort: delete the shards the old head named, then any a crashed save left (only if they are
+        shards: a secret of the same name that is not vaultsync's is left alone)."""
         try:
-            for name in reversed(stale):
+            for name in reversed(old):  # highest first: a crash leaves the lowest, which the next save reuses
+                if name not in new:
+                    await self.client.delete(name)
+            stale = statecodec.stale_shards(self.alias, old, new)
+            for name in stale:
+                if name not in old and statecodec.is_shard(await self.client.get(name)):
+                    await self.client.delete(name)
+            number = len(stale) + len(new) + statecodec.FIRST_SHARD  # the first number above all of them
+            while statecodec.is_shard(await self.client.get(name := statecodec.shard_alias(self.alias, number))):
                 await self.client.delete(name)
-            number = len(stale) + len(new) + statecodec.FIRST_SHARD
-            while await self.client.delete(statecodec.shard_alias(self.alias, number)):
                 number += 1
         except VaultsyncError:
             pass  # the head is written and names whole shards; the next save deletes what is left
