@@ -173,3 +173,29 @@ def test_a_connector_back_in_time_gets_the_state_and_the_lock_released(devserver
 
 def test_api_errors_are_still_errors_not_outages() -> None:
     assert not issubclass(ApiError, TransportError)
+
+
+def test_the_probe_after_a_trip_waits_seconds_for_a_connection_not_the_whole_timeout() -> None:
+    """A host that drops packets (no refusal) must not hold apply's exit for another --timeout."""
+    connect_timeouts: list[float] = []
+
+    def dead(request: httpx.Request) -> httpx.Response:
+        connect_timeouts.append(request.extensions["timeout"]["connect"])
+        raise httpx.ConnectTimeout("timed out")
+
+    async def go() -> None:
+        async def nap(_: float) -> None:
+            return None
+
+        options = ClientOptions(timeout=60.0, max_retries=20)
+        async with EdcClient(BASE, None, options=options, transport=httpx.MockTransport(dead), sleep=nap) as client:
+            with pytest.raises(TransportError):
+                await client.get("a")
+            client.breaker.probe()
+            with pytest.raises(TransportError, match="not retried"):
+                await client.get("vaultsync-state")
+            with pytest.raises(TransportError, match="not sent"):
+                await client.get("vaultsync-lock")
+
+    asyncio.run(go())
+    assert connect_timeouts == [60.0] * 21 + [5.0]

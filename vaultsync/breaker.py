@@ -20,6 +20,7 @@ from vaultsync.plan import Outcome
 from vaultsync.text import printable
 
 STREAK = 8  # failures in a row, across all requests: a whole --parallelism wave and then some
+PROBE_CONNECT_TIMEOUT = 5.0  # seconds to connect once tripped: a host that drops packets must not hold the exit
 
 
 class ConnectorDown(TransportError):
@@ -38,6 +39,7 @@ class Breaker:
         self.streak = 0
         self.reason: str | None = None  # set when tripped: the last failure, in words
         self.failures = 0  # connection failures seen while tripped or on the way there (for the summary)
+        self.probing = False  # let through after a trip, to find out whether the connector is back
 
     @property
     def tripped(self) -> bool:
@@ -52,12 +54,14 @@ class Breaker:
     def success(self) -> None:
         self.streak = 0
         self.reason = None
+        self.probing = False
 
     def probe(self) -> None:
         """Let requests through again (to record the state and release the lock if the connector is
         back), but trip again at the first connection failure, without retrying it."""
         self.reason = None
         self.streak = self.threshold - 1
+        self.probing = True
 
     def check(self, method: str, url: str) -> None:
         """Refuse to send while tripped."""

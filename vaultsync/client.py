@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from vaultsync.breaker import STREAK, Breaker, connection_failure
+from vaultsync.breaker import PROBE_CONNECT_TIMEOUT, STREAK, Breaker, connection_failure
 from vaultsync.errors import (
     AlreadyExistsError,
     ApiError,
@@ -316,7 +316,7 @@ class EdcClient:
             self.breaker.check(method, printable(url))
             started = time.perf_counter()
             try:
-                response = await self._http.request(method, url, json=body)
+                response = await self._http.request(method, url, json=body, timeout=self._attempt_timeout())
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 reason = _redact(_transport_reason(exc), self._api_key)
                 self._emit(method, path, None, started, attempt, reason)
@@ -336,6 +336,12 @@ class EdcClient:
                 await self._sleep(wait if wait is not None else self._backoff(attempt))
                 continue
             return response, attempt
+
+    def _attempt_timeout(self) -> httpx.Timeout:
+        """A short connect timeout while finding out whether a connector that stopped answering is back."""
+        if self.breaker.probing:
+            return httpx.Timeout(self.options.timeout, connect=min(PROBE_CONNECT_TIMEOUT, self.options.timeout))
+        return self._http.timeout
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: spreads the retries of many parallel requests apart.
