@@ -245,3 +245,22 @@ def test_control_characters_in_a_url_path_are_escaped_in_the_error(world: World)
         assert not UNSAFE.search(result.both), args
         assert result.code == 1  # the connector (like Jetty) refuses such a path: a clear error, no crash
         assert "HTTP 400" in result.err
+
+
+def test_progress_failures_as_they_happen_grouped_failures_and_a_dying_connector(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Count lines, failure lines printed as they happen (from bodies that echo the value), failures grouped
+    by cause, and the circuit breaker's warning: none of them carries a value or the key."""
+    from vaultsync.progress import ApplyProgress
+
+    monkeypatch.setattr(ApplyProgress, "INTERVAL", 0.0)
+    bulk = write_desired(world.root / "bulk.json", {f"bulk-{i:03d}": f"{CANARY}-bulk-{i}" for i in range(300)})
+    world.server.faults.add(Fault("echo", method="POST", alias="bulk-00*", times=10))  # 400 quoting the value
+    world.server.faults.add(Fault("drop", method="POST", alias="bulk-2*", times=1_000))  # the connector "dies"
+    result = world.run("apply", str(bulk), "--auto-approve", "--parallelism", "2")
+    assert result.code == 1
+    assert "FAILED: create bulk-000" in result.err  # told as it happened
+    assert re.search(r"applying \S+: [\d,]+/300 changes", result.err)
+    assert "stopped answering" in result.err
+    assert "changes skipped, not started: the connector stopped answering" in result.out
