@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vaultsync import __version__
 from vaultsync import outcomegroups as groups
 from vaultsync.console import Console
 from vaultsync.plan import Action, Change, Outcome, Plan
@@ -124,6 +125,7 @@ def json_plan(reports: Sequence[PlanReport]) -> str:
     """The spec's JSON plan document; ``targets`` adds the per-connector breakdown."""
     doc = {
         "format_version": "1",
+        "tool": {"name": "vaultsync", "version": __version__},
         "changes": [_json_change(c) for r in reports for c in r.plan.changes],
         "summary": total_summary(reports),
         "targets": [
