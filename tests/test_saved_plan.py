@@ -10,6 +10,7 @@ import pytest
 from conftest import CANARY, Result, Server, run_cli, write_desired
 
 from vaultsync.devserver import DevServer
+from vaultsync.statecodec import unpack
 
 
 def plan_out(desired: Path, planfile: Path, env: dict[str, str], *extra: str) -> Result:
@@ -235,7 +236,7 @@ def test_plan_file_holds_no_value_nor_a_plain_hash(devserver: Server, env_for: d
         "unmanaged": "no-op",
         "x": "create",
     }
-    key = json.loads(devserver.secrets["vaultsync-state"])["fingerprintKey"]
+    key = json.loads(unpack(devserver.secrets["vaultsync-state"], {}, "state"))["fingerprintKey"]
     assert key not in text
 
 

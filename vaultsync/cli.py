@@ -50,7 +50,7 @@ def alias_options(func: F) -> F:
         default="vaultsync-state",
         show_default=True,
         metavar="ALIAS",
-        help="Reserved alias holding vaultsync's state (and its fingerprint key).",
+        help="Reserved alias holding vaultsync's state and key (a large state also uses ALIAS-2, ALIAS-3, ...).",
     )(func)
     func = click.option(
         "--lock-alias",

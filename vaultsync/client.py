@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from vaultsync.breaker import PROBE_CONNECT_TIMEOUT, STREAK, Breaker, connection_failure
 from vaultsync.errors import (
     AlreadyExistsError,
     ApiError,
@@ -206,6 +207,7 @@ class EdcClient:
             follow_redirects=False,
         )
         self._collection = f"{self.base_url}/{api_version}/secrets"
+        self.breaker = Breaker(max(STREAK, options.max_retries + 1))  # shared by every worker using this client
         self._base_path = urlsplit(self.base_url).path
 
     async def __aenter__(self) -> EdcClient:
@@ -338,23 +340,35 @@ class EdcClient:
         path = urlsplit(url).path
         while True:
             attempt += 1
+            self.breaker.check(method, printable(url))
             started = time.perf_counter()
             try:
-                response = await self._http.request(method, url, json=body)
+                response = await self._http.request(method, url, json=body, timeout=self._attempt_timeout())
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 reason = _redact(_transport_reason(exc), self._api_key)
                 self._emit(method, path, None, started, attempt, reason)
-                if not _transient(exc) or attempt > self.options.max_retries:
+                if _transient(exc) and connection_failure(exc):
+                    self.breaker.failure(reason)
+                if not _transient(exc) or attempt > self.options.max_retries or self.breaker.tripped:
                     tried = f" (gave up after {attempt} attempts)" if attempt > 1 else ""
+                    if self.breaker.tripped and attempt <= self.options.max_retries:
+                        tried = f" (not retried: {self.breaker.describe()})"
                     raise TransportError(f"{method} {printable(url)}: {reason}{tried}") from None
                 await self._sleep(self._backoff(attempt))
                 continue
+            self.breaker.success()
             self._emit(method, path, response.status_code, started, attempt)
             if response.status_code in RETRY_STATUSES and attempt <= self.options.max_retries:
                 wait = retry_after(response)  # RFC 9110: meaningful on 429 and 503; harmless elsewhere
                 await self._sleep(wait if wait is not None else self._backoff(attempt))
                 continue
             return response, attempt
+
+    def _attempt_timeout(self) -> httpx.Timeout:
+        """A short connect timeout while finding out whether a connector that stopped answering is back."""
+        if self.breaker.probing:
+            return httpx.Timeout(self.options.timeout, connect=min(PROBE_CONNECT_TIMEOUT, self.options.timeout))
+        return self._http.timeout
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: spreads the retries of many parallel requests apart.

@@ -24,6 +24,7 @@ from vaultsync.errors import InputError, Problem
 from vaultsync.model import DesiredSecret, DesiredState, SourceKind, Target, canonical_json
 from vaultsync.sources import Sources
 from vaultsync.sources.paths import outside_problem
+from vaultsync.statecodec import is_reserved
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -467,7 +468,7 @@ def parse_desired(
     base = base_dir if base_dir is not None else Path(path).resolve().parent
     secrets: dict[str, DesiredSecret] = {}
     for alias, entry in doc["secrets"].items():
-        if alias in reserved_set:
+        if is_reserved(alias, reserved_set):  # the state's shards (ALIAS-2, ...) too
             problems.append(
                 Problem(
                     f"{path}: secrets{describe_key(alias)}",

@@ -18,6 +18,7 @@ import httpx
 
 from vaultsync import lock as vlock
 from vaultsync import planfile
+from vaultsync.breaker import StateNotRecorded, connector_gone
 from vaultsync.client import API_VERSIONS, ClientOptions, EdcClient, RequestEvent
 from vaultsync.config import Connection, Flags, resolve, verify_setting
 from vaultsync.console import Console, Progress
@@ -26,6 +27,7 @@ from vaultsync.engine import execute, read_values
 from vaultsync.errors import InputError, Interrupted, Problem, StalePlanError, UsageError, VaultsyncError
 from vaultsync.model import DesiredState
 from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, diff, unsafe_deletes
+from vaultsync.progress import ApplyProgress
 from vaultsync.render import PlanReport
 from vaultsync.sources import Sources
 from vaultsync.state import DriftItem, drift, fingerprint
@@ -234,7 +236,7 @@ async def stop_on_signals(rt: Runtime) -> AsyncIterator[asyncio.Event]:
 
 
 @contextlib.asynccontextmanager
-async def locked(rt: Runtime, client: EdcClient, operation: str) -> AsyncIterator[None]:
+async def locked(rt: Runtime, client: EdcClient, operation: str, file: str = "FILE") -> AsyncIterator[None]:
     info = await vlock.acquire(client, rt.flags.lock_alias, operation)
     failure: BaseException | None = None
     try:
@@ -246,7 +248,10 @@ async def locked(rt: Runtime, client: EdcClient, operation: str) -> AsyncIterato
         try:
             await vlock.release(client, rt.flags.lock_alias, info)
         except VaultsyncError as exc:
-            message = f"could not release the lock ({exc}); remove it with `vaultsync force-unlock {info.id} FILE`"
+            message = (
+                f"could not release the lock ({exc}); once the connector answers, remove it with "
+                f"`vaultsync force-unlock {info.id} {printable(file)}` (with the same connection options)"
+            )
             if isinstance(failure, VaultsyncError):
                 failure.add_note(message)  # printed after the error that stopped the run: the real cause first
             else:
@@ -269,13 +274,20 @@ async def _execute_and_record(
 ) -> tuple[list[Outcome], bool]:
     """Make the writes, then record exactly what succeeded. Returns the outcomes and whether state was written."""
     writes = [c for c in planned.plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
-    progress = rt.progress(f"applying {planned.target.desired.path}", len(writes))
+    progress = ApplyProgress(rt.console, f"applying {planned.target.desired.path}", len(writes))
     try:
         outcomes = await execute(
-            client, writes, planned.target.desired.secrets, rt.flags.parallelism, stop=stop, progress=progress
+            client,
+            writes,
+            planned.target.desired.secrets,
+            rt.flags.parallelism,
+            stop=stop,
+            progress=progress,
+            on_outcome=progress.outcome,
         )
     finally:
         progress.close()
+    connector_gone(rt.console, client.breaker, client.base_url, outcomes)
     managed = _next_managed(planned, outcomes)
     if not _state_differs(planned, managed):
         return outcomes, False
@@ -292,7 +304,9 @@ async def _execute_and_record(
             if done
             else "No secret was written; apply again."
         )
-        raise VaultsyncError(f"the state could not be recorded in {store.location}: {exc}. {aftermath}") from None
+        raise StateNotRecorded(
+            f"the state could not be recorded in {store.location}: {exc}. {aftermath}", outcomes
+        ) from None
     return outcomes, True
 
 
@@ -316,7 +330,11 @@ async def _apply_each(
 ) -> None:
     """Execute each target's plan in turn, recording its state and reporting its outcomes."""
     for rt, planned, client in work:
-        outcomes, written = await _execute_and_record(rt, planned, client, stop)
+        try:
+            outcomes, written = await _execute_and_record(rt, planned, client, stop)
+        except StateNotRecorded as exc:
+            show_outcomes(planned.target.desired.path, exc.outcomes)
+            raise
         result.state_written |= written
         result.outcomes.append((planned.target.desired.path, outcomes))
         show_outcomes(planned.target.desired.path, outcomes)
@@ -359,7 +377,7 @@ async def apply_files(
         planned: list[tuple[Planned, EdcClient]] = []
         for target in targets:
             client = await stack.enter_async_context(rt.client(target.conn))
-            await stack.enter_async_context(locked(rt, client, f"apply {target.desired.path}"))
+            await stack.enter_async_context(locked(rt, client, f"apply {target.desired.path}", target.desired.path))
             planned.append((await plan_target(rt, target, client, adopt=adopt), client))
             if stop.is_set():
                 raise Interrupted("interrupted before anything was written")
@@ -454,7 +472,7 @@ async def apply_saved(
             trt = Runtime(flags, rt.env, rt.console, rt.verbose, rt.transport, stop)
             client = await stack.enter_async_context(trt.client(target.conn))
             await _check_seal(trt, client, path, saved)
-            await stack.enter_async_context(locked(trt, client, f"apply {path}"))
+            await stack.enter_async_context(locked(trt, client, f"apply {path}", target.desired.path))
             planned = await plan_target(trt, target, client, adopt=saved.inputs.adopt)
             if stop.is_set():
                 raise Interrupted("interrupted before anything was written")
