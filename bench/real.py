@@ -21,6 +21,7 @@ import ipaddress
 import os
 import shutil
 import signal
+import statistics
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ class RealRow(b.Row):
 
     @property
     def server_cpu(self) -> float | None:
-        return b.statistics.median(self.connector_cpu) if self.connector_cpu else None
+        return statistics.median(self.connector_cpu) if self.connector_cpu else None
 
 
 @dataclass
@@ -101,17 +102,24 @@ class Target:
     pid: int | None
     why_no_pid: str = ""
 
-    def measure(self, row: RealRow, sample: Callable[[], b.Run]) -> None:
+    def timed(self, sample: Callable[[], b.Run]) -> tuple[b.Run, float | None]:
+        """The sample and the connector's CPU seconds meanwhile (None when unreadable)."""
         before = process_cpu(self.pid) if self.pid else None
         run = sample()
         after = process_cpu(self.pid) if self.pid else None
+        return run, (after - before) if before is not None and after is not None else None
+
+    def measure(self, row: RealRow, sample: Callable[[], b.Run]) -> None:
+        run, cpu = self.timed(sample)
         row.samples.append(run)
-        if before is not None and after is not None:
-            row.connector_cpu.append(after - before)
+        if cpu is not None:
+            row.connector_cpu.append(cpu)
 
 
-def _pair(first: tuple[b.Run, float], second: tuple[b.Run, float]) -> tuple[b.Run, float]:
-    return b._pair(first[0], second[0]), first[1] + second[1]
+def _pair(first: tuple[b.Run, float | None], second: tuple[b.Run, float | None]) -> tuple[b.Run, float | None]:
+    """Two loops as one sample: loop times and CPU added up, the connector's too."""
+    cpu = None if first[1] is None or second[1] is None else first[1] + second[1]
+    return b._pair(first[0], second[0]), cpu
 
 
 def throughput(
@@ -131,11 +139,8 @@ def throughput(
         cmd = [b.PYTHON, str(b.CLIENTS), mode, server.url, str(file), "--parallelism", par, "--method", method]
         return b.run(cmd, env)
 
-    def timed_loop(mode: str, file: Path, method: str) -> tuple[b.Run, float]:
-        before = process_cpu(target.pid) if target.pid else None
-        run = loop(mode, file, method)
-        after = process_cpu(target.pid) if target.pid else None
-        return run, (after - before) if before is not None and after is not None else float("nan")
+    def timed_loop(mode: str, file: Path, method: str) -> tuple[b.Run, float | None]:
+        return target.timed(lambda: loop(mode, file, method))
 
     log(f"{name}: apply {count:,} (seeds the vault)")
     seed = RealRow(name, count, "vaultsync apply (seeds the vault: creates, or no-ops if already there)")
@@ -180,7 +185,7 @@ def throughput(
             (useq, _pair(timed_loop("sequential", bfile, "GET"), timed_loop("sequential", bfile, "PUT"))),
         ):
             row.samples.append(run)
-            if cpu == cpu:  # not NaN: the connector's CPU was readable
+            if cpu is not None:
                 row.connector_cpu.append(cpu)
         loop("floor", a, "PUT")
     return [plan, engine, floor, seq, seed, update, ufloor, useq]
