@@ -65,8 +65,8 @@ def connection_options(func: F) -> F:
         ),
         click.option(
             "--api-version",
-            type=click.Choice(["v3", "v4"]),
-            help="Management API version [env EDC_API_VERSION; default v3].",
+            type=click.Choice(["auto", "v3", "v4beta", "v4"]),
+            help="Secrets API version; auto probes v4, v3, v4beta [env EDC_API_VERSION; default auto].",
         ),
         click.option(
             "--parallelism",
@@ -158,7 +158,7 @@ def cli() -> None:
 
     \b
     Connection: --url / EDC_MANAGEMENT_URL, --api-key-file / EDC_API_KEY,
-    --api-version / EDC_API_VERSION (v3 default, v4 on EDC 0.17+).
+    --api-version / EDC_API_VERSION (auto by default: probes v4, v3, v4beta once per run).
     Shell completion: eval "$(_VAULTSYNC_COMPLETE=bash_source vaultsync)"
     (zsh_source, fish_source for other shells).
     """

@@ -237,7 +237,7 @@ _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 # when the schema's rules change, see _FAST_RULES) goes to jsonschema, so messages stay exactly its messages.
 _ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list, "errorMessage": dict}
 # sha256 of the schema's rules without annotations: update it together with the checks below.
-_FAST_RULES = "169d18385df0f5552ac452eef4693c27b39c09b018458a5dfc62568495aa55e9"
+_FAST_RULES = "6a30dddf090bb3eac759abbe9928307b23d9007983a572ba9bea8ea63ada6f2c"
 
 
 def _rules(node: Any) -> Any:
@@ -316,8 +316,8 @@ def _plain_top(doc: dict[str, Any], checks: tuple[Any, ...]) -> bool:
     for key, pattern in (("url", url), ("apiKeyEnv", key_env)):
         if key in target and not (isinstance(target[key], str) and pattern.search(target[key])):
             return False
-    version = target.get("apiVersion", "v3")
-    return isinstance(version, str) and version in ("v3", "v4")
+    version = target.get("apiVersion", "auto")
+    return isinstance(version, str) and version in ("auto", "v3", "v4beta", "v4")
 
 
 def _for_schema(doc: Any) -> tuple[bool, Any]:

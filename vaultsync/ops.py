@@ -59,6 +59,7 @@ class Runtime:
             options,
             transport=self.transport,
             on_event=self._log if self.verbose else None,
+            on_version=self.console.log if self.verbose else None,
         )
 
     def _log(self, event: RequestEvent) -> None:
@@ -158,6 +159,8 @@ class Planned:
 
 
 async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: bool) -> Planned:
+    # The version the client detected ("auto") is the one the plan shows and a saved plan keeps.
+    target = replace(target, conn=replace(target.conn, api_version=client.api_version))
     store = rt.store(client)
     loaded = await store.load()
     aliases = sorted(target.desired.secrets.keys() | loaded.record.managed.keys())
