@@ -177,3 +177,19 @@ def test_probe_alias_is_fresh_and_valid() -> None:
     first, second = versions.probe_alias(), versions.probe_alias()
     assert first != second
     assert first.startswith("vaultsync-version-probe-") and "/" not in first and "%" not in first
+
+
+@pytest.mark.parametrize("version", ["auto", "v9", None])
+def test_a_saved_plan_with_a_version_it_cannot_have_is_refused(devserver: Server, tmp_path: Path, version: Any) -> None:
+    path = write_desired(tmp_path / "d.json", {"a": "x"})
+    saved = tmp_path / "p.plan"
+    assert run_cli("plan", str(path), "--out", str(saved), env=auto_env(devserver.url)).code == 0
+    doc = json.loads(saved.read_text())
+    doc["targets"][0]["api_version"] = version
+    saved.write_text(json.dumps(doc))
+    devserver.reset_log()
+    result = run_cli("apply", str(saved), env=auto_env(devserver.url))
+    assert result.code == 1
+    assert "incomplete or corrupt" in result.err
+    assert "Traceback" not in result.err
+    assert devserver.requests == []

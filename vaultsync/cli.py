@@ -449,7 +449,7 @@ def force_unlock(lock_id: str, file: str, **kw: Any) -> None:
 @click.option("--api-key-file", type=click.Path(dir_okay=False), help="Require this X-Api-Key (default: open).")
 @click.option("--data", type=click.Path(dir_okay=False), help="Persist secrets to this JSON file (default: memory).")
 def dev_server(host: str, port: int, api_key_file: str | None, data: str | None) -> None:
-    """Run an embedded EDC-compatible secrets API (v3 and v4) for demos and tests. Not a vault."""
+    """Run an embedded EDC-compatible secrets API (v3, v4beta and v4) for demos and tests. Not a vault."""
     from pathlib import Path
 
     from vaultsync.config import read_key_file
@@ -461,7 +461,7 @@ def dev_server(host: str, port: int, api_key_file: str | None, data: str | None)
         click.echo(line)
         sys.stdout.flush()
         click.echo(
-            f"# serving the v3 and v4 secrets API{' (X-Api-Key required)' if key else ''}; Ctrl-C stops",
+            f"# serving the v3, v4beta and v4 secrets API{' (X-Api-Key required)' if key else ''}; Ctrl-C stops",
             err=True,
         )
 

@@ -105,6 +105,8 @@ def decode(data: bytes, where: str) -> list[SavedTarget]:
                 for c in t["changes"]
             )
             state = t["state"]
+            if t["api_version"] not in ("v3", "v4beta", "v4"):  # the version it was planned with, never "auto"
+                raise ValueError("api_version")
             targets.append(
                 SavedTarget(
                     desired_path=str(t["desired_path"]),
