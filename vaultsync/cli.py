@@ -35,13 +35,22 @@ def output_options(func: F) -> F:
     return func
 
 
+def allow_commands_option(func: F) -> F:
+    """--allow-commands, on the commands that resolve values (plan, apply, drift)."""
+    return click.option(
+        "--allow-commands",
+        is_flag=True,
+        help="Run the programs of fromCommand entries (never implied, not even by a saved plan).",
+    )(func)
+
+
 def alias_options(func: F) -> F:
     func = click.option(
         "--state-alias",
         default="vaultsync-state",
         show_default=True,
         metavar="ALIAS",
-        help="Reserved alias holding vaultsync's state (and its fingerprint key).",
+        help="Reserved alias holding vaultsync's state and key (a large state also uses ALIAS-2, ALIAS-3, ...).",
     )(func)
     func = click.option(
         "--lock-alias",
@@ -51,6 +60,13 @@ def alias_options(func: F) -> F:
         help="Reserved alias used as the apply lock.",
     )(func)
     return func
+
+
+allow_outside_files_option = click.option(
+    "--allow-outside-files",
+    is_flag=True,
+    help="Let fromFile read outside the desired-state file's folder tree (refused by default).",
+)
 
 
 def connection_options(func: F) -> F:
@@ -92,6 +108,7 @@ def connection_options(func: F) -> F:
         click.option("--ca-bundle", metavar="PATH", help="CA certificates (PEM) to verify the server with."),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (testing only; warns)."),
         click.option("--state-file", metavar="PATH", help="Keep state in this local file instead of the vault."),
+        allow_outside_files_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -114,6 +131,9 @@ def _runtime(kw: dict[str, Any]) -> Runtime:
         state_file=kw.get("state_file"),
         state_alias=kw.get("state_alias", "vaultsync-state"),
         lock_alias=kw.get("lock_alias", "vaultsync-lock"),
+        # Commands offering --allow-commands use values; the others (import, state...) never run programs.
+        commands=("run" if kw["allow_commands"] else "refuse") if "allow_commands" in kw else "check",
+        allow_outside_files=kw.get("allow_outside_files", False),
     )
     check_reserved(flags.state_alias, flags.lock_alias)
     return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False))
@@ -167,21 +187,30 @@ def cli() -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--skip-env", is_flag=True, help="Do not require fromEnv variables to be set (for pre-commit hooks).")
+@allow_outside_files_option
 @alias_options
 @output_options
-def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
+def validate(files: tuple[str, ...], skip_env: bool, allow_outside_files: bool, **kw: Any) -> None:
     """Check desired-state FILES: schema and references only, no network."""
     from vaultsync.desired import load_desired
     from vaultsync.errors import InputError, Problem
+    from vaultsync.sources import Sources
 
     console = _console(kw)
     env: dict[str, str] = dict(os.environ)
     check_reserved(kw["state_alias"], kw["lock_alias"])
     reserved = (kw["state_alias"], kw["lock_alias"])
     problems: list[Problem] = []
+    sources = Sources.for_run(env, "check")  # validate never runs a program
     for file in files:
         try:
-            state = load_desired(file, env=_AnyEnv(env) if skip_env else env, reserved=reserved)
+            state = load_desired(
+                file,
+                env=_AnyEnv(env) if skip_env else env,
+                reserved=reserved,
+                sources=sources,
+                allow_outside_files=allow_outside_files,
+            )
         except InputError as exc:
             problems.extend(exc.problems)
             continue
@@ -209,6 +238,7 @@ class _AnyEnv(dict[str, str]):
     help="Record in the saved plan (--out) that it may delete more than 30% of the managed secrets (or all).",
 )
 @click.option("--show-unchanged", is_flag=True, help="List unchanged secrets too (text format).")
+@allow_commands_option
 @connection_options
 @output_options
 def plan(
@@ -244,6 +274,7 @@ def plan(
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (required when stdin is not a terminal).")
 @click.option("--adopt", is_flag=True, help="Overwrite unmanaged secrets holding other values and manage them.")
 @click.option("--allow-mass-delete", is_flag=True, help="Allow deleting more than 30% of the managed secrets (or all).")
+@allow_commands_option
 @connection_options
 @output_options
 def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_delete: bool, **kw: Any) -> None:
@@ -373,6 +404,7 @@ def import_(file: str, aliases: tuple[str, ...], **kw: Any) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@allow_commands_option
 @connection_options
 @output_options
 def drift(files: tuple[str, ...], fmt: str, **kw: Any) -> None:
@@ -444,7 +476,12 @@ def force_unlock(lock_id: str, file: str, **kw: Any) -> None:
 
 
 @cli.command("dev-server", context_settings=CONTEXT)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on (0.0.0.0: all of them; warns loudly without --api-key-file).",
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=8181, show_default=True, help="0 picks a free port.")
 @click.option("--api-key-file", type=click.Path(dir_okay=False), help="Require this X-Api-Key (default: open).")
 @click.option("--data", type=click.Path(dir_okay=False), help="Persist secrets to this JSON file (default: memory).")
@@ -454,12 +491,16 @@ def dev_server(host: str, port: int, api_key_file: str | None, data: str | None)
 
     from vaultsync.config import read_key_file
     from vaultsync.devserver import serve
+    from vaultsync.exposure import announcement
 
     key = read_key_file(api_key_file) if api_key_file else None
 
     def announce(line: str) -> None:
-        click.echo(line)
+        shown, notes = announcement(line, host, has_key=key is not None)
+        click.echo(shown)
         sys.stdout.flush()
+        for note in notes:
+            click.echo(note, err=True)
         click.echo(
             f"# serving the v3, v4beta and v4 secrets API{' (X-Api-Key required)' if key else ''}; Ctrl-C stops",
             err=True,
@@ -491,7 +532,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except VaultsyncError as exc:
         color = wants_color(sys.stderr, "--no-color" in (argv or sys.argv))
-        Console(color=False, err_color=color).error(str(exc))
+        console = Console(color=False, err_color=color)
+        console.error(str(exc))
+        for note in getattr(exc, "__notes__", ()):  # what else went wrong on the way out (a lock left behind)
+            console.error(str(note))
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("\nInterrupted.", err=True)

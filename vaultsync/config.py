@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from vaultsync.errors import InputError, Problem, UsageError
 from vaultsync.model import DEFAULT_LOCK_ALIAS, DEFAULT_STATE_ALIAS, Target
+from vaultsync.sources import CommandPolicy
 from vaultsync.text import printable
 from vaultsync.versions import check_choice, suffix_problem
 
@@ -30,6 +31,8 @@ class Flags:
     state_file: str | None = None
     state_alias: str = DEFAULT_STATE_ALIAS
     lock_alias: str = DEFAULT_LOCK_ALIAS
+    commands: CommandPolicy = "refuse"  # fromCommand: run (--allow-commands), refuse, or check only
+    allow_outside_files: bool = False  # fromFile may read outside the desired-state file's folder tree
 
     @property
     def reserved(self) -> tuple[str, str]:
