@@ -62,7 +62,7 @@ def test_a_saved_plan_keeps_the_detected_version_and_probes_no_more(devserver: S
     path = write_desired(tmp_path / "d.json", {"a": CANARY})
     saved = tmp_path / "p.plan"
     assert run_cli("plan", str(path), "--out", str(saved), env=auto_env(devserver.url)).code == 0
-    assert json.loads(saved.read_text())["targets"][0]["api_version"] == "v4"
+    assert json.loads(saved.read_text())["targets"][0]["inputs"]["api_version"] == "v4"
     devserver.reset_log()
     applied = run_cli("apply", str(saved), "-v", env=auto_env(devserver.url))
     assert applied.code == 0, applied.err
@@ -185,11 +185,11 @@ def test_a_saved_plan_with_a_version_it_cannot_have_is_refused(devserver: Server
     saved = tmp_path / "p.plan"
     assert run_cli("plan", str(path), "--out", str(saved), env=auto_env(devserver.url)).code == 0
     doc = json.loads(saved.read_text())
-    doc["targets"][0]["api_version"] = version
+    doc["targets"][0]["inputs"]["api_version"] = version
     saved.write_text(json.dumps(doc))
     devserver.reset_log()
     result = run_cli("apply", str(saved), env=auto_env(devserver.url))
     assert result.code == 1
-    assert "incomplete or corrupt" in result.err
+    assert "the saved plan" in result.err
     assert "Traceback" not in result.err
     assert devserver.requests == []

@@ -112,7 +112,8 @@ def classify(version: str, response: httpx.Response) -> Answer:
 def not_served_message(url: str, answers: list[Answer]) -> str:
     said = "; ".join(f"GET /{a.version}/secrets/… answered {a.what}" for a in answers)
     return (
-        f"{printable(url)} does not serve the EDC secrets API ({said}): check --url / EDC_MANAGEMENT_URL, the "
+        f"{printable(url)} does not serve the EDC secrets API: what answers there is not the EDC secrets API "
+        f"({said}): check --url / EDC_MANAGEMENT_URL, the "
         "management API base with its path (e.g. http://HOST:8181/api/management; EDC's samples use "
         "http://HOST:19193/management), and that the connector includes EDC's secrets-api extension"
     )
