@@ -240,7 +240,7 @@ _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 # when the schema's rules change, see _FAST_RULES) goes to jsonschema, so messages stay exactly its messages.
 _ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list, "errorMessage": dict}
 # sha256 of the schema's rules without annotations: update it together with the checks below.
-_FAST_RULES = "71eb280193b7eba29f36cf49a3b1f127dc057e0336185b91106ce6fc01bb5744"
+_FAST_RULES = "dca12ea423fd970218ff7892f7fd31e96243b6a11b69509b9f77b08628e811a3"
 
 
 def _rules(node: Any) -> Any:
@@ -319,8 +319,8 @@ def _plain_top(doc: dict[str, Any], checks: tuple[Any, ...]) -> bool:
     for key, pattern in (("url", url), ("apiKeyEnv", key_env)):
         if key in target and not (isinstance(target[key], str) and pattern.search(target[key])):
             return False
-    version = target.get("apiVersion", "v3")
-    return isinstance(version, str) and version in ("v3", "v4")
+    version = target.get("apiVersion", "auto")
+    return isinstance(version, str) and version in ("auto", "v3", "v4beta", "v4")
 
 
 def _for_schema(doc: Any) -> tuple[bool, Any]:
