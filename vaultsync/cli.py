@@ -61,7 +61,8 @@ def connection_options(func: F) -> F:
             "--api-key-file",
             metavar="PATH",
             type=click.Path(dir_okay=False),
-            help="File holding the X-Api-Key (one trailing newline stripped) [env EDC_API_KEY].",
+            help="File holding the API key sent as X-Api-Key (one trailing newline stripped); "
+            "or set EDC_API_KEY (the key itself, not a path).",
         ),
         click.option(
             "--api-version",
@@ -157,7 +158,8 @@ def cli() -> None:
     would change (never the values), `apply` makes the minimal calls.
 
     \b
-    Connection: --url / EDC_MANAGEMENT_URL, --api-key-file / EDC_API_KEY,
+    Connection: --url / EDC_MANAGEMENT_URL,
+    --api-key-file PATH (a file holding the key) or EDC_API_KEY (the key itself),
     --api-version / EDC_API_VERSION (v3 default, v4 on EDC 0.17+).
     Shell completion: eval "$(_VAULTSYNC_COMPLETE=bash_source vaultsync)"
     (zsh_source, fish_source for other shells).

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from vaultsync import jsonsyntax
 from vaultsync.errors import InputError, Problem
 from vaultsync.model import DesiredSecret, DesiredState, SourceKind, Target, canonical_json
 
@@ -123,7 +124,8 @@ def _parse(path: str, data: bytes) -> Any:
     try:
         doc = json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_Constant)
     except json.JSONDecodeError as exc:
-        raise InputError([Problem(f"{path}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")]) from None
+        problem = f"invalid JSON: {jsonsyntax.describe(exc, name=path)}"
+        raise InputError([Problem(f"{path}:{exc.lineno}:{exc.colno}", problem)]) from None
     except ValueError:  # an integer beyond Python's 4300-digit conversion limit
         huge = re.search(r"\d{4301,}", text)
         line, col = _line_col(data, len(text[: huge.start()].encode("utf-8"))) if huge else (1, 1)
@@ -211,6 +213,8 @@ def _schema_message(error: ValidationError) -> str:
     node: Any = error.schema
     custom = node.get("errorMessage", {}) if isinstance(node, dict) else {}
     message = custom.get(keyword)
+    if keyword == "type":  # e.g. "type:number": a number is no nested document, it only lacks quotes
+        message = custom.get(f"type:{_json_type(error.instance)}", message)
     if keyword == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(node.get("properties", {}))
         extra = sorted(k for k in error.instance if k not in allowed)
@@ -226,6 +230,14 @@ def _schema_message(error: ValidationError) -> str:
         missing = [k for k in required if k not in error.instance]
         return "missing required key " + ", ".join(json.dumps(k) for k in missing)
     return f"fails the schema's {json.dumps(keyword)} rule"
+
+
+def _json_type(instance: Any) -> str:
+    if isinstance(instance, bool):
+        return "boolean"
+    if isinstance(instance, int | float):
+        return "number"
+    return "null" if instance is None else type(instance).__name__
 
 
 # When one place breaks several rules, the first of these is the one worth reading.

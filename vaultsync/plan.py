@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from vaultsync.model import DesiredSecret
+from vaultsync.text import percent
 
 
 class Action(StrEnum):
@@ -217,6 +218,6 @@ def unsafe_deletes(plan: Plan, guard: DeleteGuard = DeleteGuard()) -> str | None
     if managed >= guard.min_managed and deletes / managed > guard.max_fraction:
         return (
             f"this plan deletes {deletes} of {managed} managed secrets "
-            f"({deletes / managed:.0%}, above the {guard.max_fraction:.0%} threshold)"
+            f"({percent(deletes, managed)}, above the {guard.max_fraction:.0%} threshold)"
         )
     return None

@@ -320,11 +320,10 @@ def text_outcomes(console: Console, outcomes: Sequence[Outcome], file: str) -> s
             lines.append(f"  {console.style('✓', 'green')} {verbs[o.action]} {alias}{extra}")
         elif o.status == "failed":
             lines.append(f"  {console.style('✗', 'red', 'bold')} {o.action} {alias} FAILED: {printable(o.detail)}")
-        else:
-            lines.append(f"  {console.style('…', 'yellow')} {o.action} {alias} skipped: {o.detail}")
     done = [o for o in outcomes if o.ok]
     failed = [o for o in outcomes if o.status == "failed"]
     skipped = [o for o in outcomes if o.status == "skipped"]
+    lines += _not_started(console, skipped)
     counts = {a: sum(1 for o in done if o.action is a) for a in verbs}
     summary = (
         f"Apply {'complete' if not failed and not skipped else 'INCOMPLETE'} ({printable(file)}): "
@@ -334,9 +333,33 @@ def text_outcomes(console: Console, outcomes: Sequence[Outcome], file: str) -> s
     if skipped:
         summary += f", {len(skipped)} not started"
     lines.append(summary + ".")
+    if skipped:
+        lines.append(
+            "Running apply again converges: it plans afresh from what the vault holds now and makes only "
+            "the changes still needed."
+        )
     if failed:
         lines.append("Failed: " + ", ".join(printable(o.alias) for o in failed))
     return "\n".join(lines)
+
+
+def _not_started(console: Console, skipped: Sequence[Outcome], named: int = 5) -> list[str]:
+    """Changes not started, one line per reason (an interrupted apply may leave thousands): counts by
+    action and a few aliases."""
+    by_reason: dict[str, list[Outcome]] = {}
+    for o in skipped:
+        by_reason.setdefault(o.detail, []).append(o)
+    lines = []
+    for reason, group in by_reason.items():
+        counts = ", ".join(
+            f"{n} {action}"
+            for action in (Action.CREATE, Action.UPDATE, Action.DELETE)
+            if (n := sum(1 for o in group if o.action is action))
+        )
+        names = ", ".join(printable(o.alias) for o in group[:named])
+        more = f" and {len(group) - named} more" if len(group) > named else ""
+        lines.append(f"  {console.style('…', 'yellow')} {len(group)} {printable(reason)} ({counts}): {names}{more}")
+    return lines
 
 
 def text_outcomes_total(results: Sequence[tuple[str, Sequence[Outcome]]]) -> str:
