@@ -175,6 +175,7 @@ def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
     """Check desired-state FILES: schema and references only, no network."""
     from vaultsync.desired import load_desired
     from vaultsync.errors import InputError, Problem
+    from vaultsync.notices import warn_all
 
     console = _console(kw)
     env: dict[str, str] = dict(os.environ)
@@ -188,6 +189,7 @@ def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
             problems.extend(exc.problems)
             continue
         console.result(f"{file}: valid ({len(state.secrets)} secret{'s' if len(state.secrets) != 1 else ''})")
+        warn_all(console, file, state.warnings)
     if problems:
         raise InputError(problems)
 
@@ -225,9 +227,12 @@ def plan(
 ) -> None:
     """Show the changes apply would make to the vault, never the values."""
     from vaultsync import ops, render
+    from vaultsync.notices import warn_all
 
     rt = _runtime(kw)
     targets = ops.prepare(rt, files)
+    for t in targets:
+        warn_all(rt.console, t.desired.path, t.desired.warnings)
     reports = _run(ops.plan_files(rt, targets, adopt=adopt, out=out, allow_mass_delete=allow_mass_delete))
     if fmt == "json":
         rt.console.result(render.json_plan(reports))
@@ -253,6 +258,7 @@ def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_de
     from pathlib import Path
 
     from vaultsync import ops, planfile, render
+    from vaultsync.notices import warn_all
 
     rt = _runtime(kw)
 
@@ -288,6 +294,8 @@ def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_de
         )
     else:
         targets = ops.prepare(rt, files)
+        for t in targets:
+            warn_all(rt.console, t.desired.path, t.desired.warnings)
         confirm = None
         if not auto_approve:
             if not sys.stdin.isatty():

@@ -14,6 +14,7 @@ import math
 import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -23,6 +24,7 @@ from urllib.parse import quote
 from vaultsync import jsonsyntax
 from vaultsync.errors import InputError, Problem
 from vaultsync.model import DesiredSecret, DesiredState, SourceKind, Target, canonical_json
+from vaultsync.notices import PlanWarning, newline_source
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -249,7 +251,7 @@ _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 # when the schema's rules change, see _FAST_RULES) goes to jsonschema, so messages stay exactly its messages.
 _ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list, "errorMessage": dict}
 # sha256 of the schema's rules without annotations: update it together with the checks below.
-_FAST_RULES = "169d18385df0f5552ac452eef4693c27b39c09b018458a5dfc62568495aa55e9"
+_FAST_RULES = "25dde6b2c6ca7b2a6fa798f6b7d4fb4760789080874a383c6a9a0c30a32294a5"
 
 
 def _rules(node: Any) -> Any:
@@ -286,7 +288,8 @@ def _fast_checks() -> tuple[Any, ...] | None:
     )
 
 
-_ENTRY_FIELDS = frozenset((*ENTRY_KEYS, "description"))
+_ENTRY_FIELDS = frozenset((*ENTRY_KEYS, "description", "stripNewline"))
+_NEWLINE_SOURCES = ("fromFile", "fromEnv")
 _TOP_KEYS = frozenset(("$schema", "version", "secrets", "target"))
 _TARGET_KEYS = frozenset(("url", "apiVersion", "apiKeyEnv"))
 
@@ -302,6 +305,8 @@ def _plain_entry(alias: str, entry: Any, checks: tuple[Any, ...]) -> bool:
         return False
     sources = [k for k in ENTRY_KEYS if k in entry]
     if len(sources) != 1 or not isinstance(entry.get("description", ""), str):
+        return False
+    if "stripNewline" in entry and (type(entry["stripNewline"]) is not bool or sources[0] not in _NEWLINE_SOURCES):
         return False
     ref = entry[sources[0]]
     if sources[0] == "json":
@@ -458,6 +463,7 @@ def parse_desired(
     reserved_set = frozenset(reserved)
     base = base_dir if base_dir is not None else Path(path).resolve().parent
     secrets: dict[str, DesiredSecret] = {}
+    warnings: list[PlanWarning] = []
     for alias, entry in doc["secrets"].items():
         if alias in reserved_set:
             problems.append(
@@ -485,12 +491,24 @@ def parse_desired(
         for field_name, message in issues:
             problems.append(Problem(f"{path}: secrets{describe_key(alias)}.{field_name}", message))
         if secret is not None:
-            secrets[alias] = secret
+            secrets[alias] = _newline(alias, entry, secret, warnings)
     if problems:
         raise InputError(problems)
     raw_target = doc.get("target") or {}
     target = Target(raw_target.get("url"), raw_target.get("apiVersion"), raw_target.get("apiKeyEnv"))
-    return DesiredState(path=path, secrets=secrets, target=target)
+    return DesiredState(path=path, secrets=secrets, target=target, warnings=tuple(warnings))
+
+
+def _newline(alias: str, entry: Any, secret: DesiredSecret, warnings: list[PlanWarning]) -> DesiredSecret:
+    """A file's or variable's trailing newline: stripped with ``"stripNewline": true``, else warned about."""
+    if secret.kind not in _NEWLINE_SOURCES:
+        return secret
+    place = f"secrets{describe_key(alias)}.{secret.kind}"
+    value, found = newline_source(
+        place, alias, secret.kind, entry[secret.kind], secret.value, entry.get("stripNewline")
+    )
+    warnings.extend(found)
+    return secret if value == secret.value else replace(secret, value=value)
 
 
 def load_desired(path: str, *, env: Mapping[str, str], reserved: Iterable[str]) -> DesiredState:

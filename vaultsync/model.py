@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from vaultsync.notices import PlanWarning
+
 SourceKind = Literal["value", "fromEnv", "fromFile", "json"]
 
 DEFAULT_STATE_ALIAS = "vaultsync-state"
@@ -52,3 +54,4 @@ class DesiredState:
     path: str
     secrets: Mapping[str, DesiredSecret]
     target: Target = Target()
+    warnings: tuple[PlanWarning, ...] = ()  # e.g. a fromFile value ending with a newline

@@ -154,6 +154,7 @@ class Planned:
             self.target.conn.api_version,
             self.plan,
             self.guard,
+            warnings=self.target.desired.warnings,
         )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vaultsync.console import Console
+from vaultsync.notices import PlanWarning
 from vaultsync.plan import Action, Change, Outcome, Plan
 from vaultsync.state import DriftItem
 from vaultsync.text import printable, printable_json
@@ -35,6 +36,7 @@ class PlanReport:
     api_version: str
     plan: Plan
     guard: str | None = None  # why the mass-deletion guard trips, if it does
+    warnings: tuple[PlanWarning, ...] = ()  # about the input (a value ending with a newline), never a value
 
 
 def summary_line(summary: dict[str, int], prefix: str = "Plan") -> str:
@@ -132,10 +134,11 @@ def json_plan(reports: Sequence[PlanReport]) -> str:
                 "api_version": r.api_version,
                 "changes": [_json_change(c) for c in r.plan.changes],
                 "summary": r.plan.summary,
-                "warnings": _banners(r),
+                "warnings": _banners(r) + [w.message for w in r.warnings],
             }
             for r in reports
         ],
+        "warnings": [w.to_doc() for r in reports for w in r.warnings],
     }
     return printable_json(doc)
 
