@@ -24,6 +24,7 @@ from vaultsync.console import Console, Progress
 from vaultsync.desired import load_desired
 from vaultsync.engine import execute, read_values
 from vaultsync.errors import InputError, Interrupted, Problem, StalePlanError, UsageError, VaultsyncError
+from vaultsync.lost_state import StateFacts, state_notices
 from vaultsync.model import DesiredState
 from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, diff, unsafe_deletes
 from vaultsync.render import PlanReport
@@ -168,7 +169,23 @@ async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: 
     finally:
         progress.close()
     plan = diff(target.desired.secrets, observed, loaded.record.managed.keys(), adopt=adopt)
+    _tell_about_state(rt, store, target, loaded, plan)
     return Planned(target, loaded, observed, plan, unsafe_deletes(plan, DeleteGuard()))
+
+
+def _tell_about_state(rt: Runtime, store: StateStore, target: Target, loaded: Loaded, plan: Plan) -> None:
+    """No state, or fewer managed secrets than the vault suggests: say so, since the plan looks normal."""
+    facts = StateFacts(
+        target.desired.path,
+        store.location,
+        loaded.record.exists,
+        len(loaded.record.managed),
+        loaded.key_in_vault,
+        store.path is not None,
+        store.alias,
+    )
+    for notice in state_notices(facts, plan):
+        (rt.console.warn if notice.warning else rt.console.info)(notice.text)
 
 
 def _next_managed(planned: Planned, outcomes: Sequence[Outcome]) -> dict[str, str]:
