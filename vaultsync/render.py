@@ -6,6 +6,7 @@ see a value (none reaches them: plans hold aliases and actions only).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -354,11 +355,7 @@ def _not_started(console: Console, skipped: Sequence[Outcome], named: int = 5) -
         by_reason.setdefault(o.detail, []).append(o)
     lines = []
     for reason, group in by_reason.items():
-        counts = ", ".join(
-            f"{n} {action}"
-            for action in (Action.CREATE, Action.UPDATE, Action.DELETE)
-            if (n := sum(1 for o in group if o.action is action))
-        )
+        counts = ", ".join(f"{n} {action}" for action, n in Counter(str(o.action) for o in group).items())
         names = ", ".join(printable(o.alias) for o in group[:named])
         more = f" and {len(group) - named} more" if len(group) > named else ""
         lines.append(f"  {console.style('…', 'yellow')} {len(group)} {printable(reason)} ({counts}): {names}{more}")
