@@ -97,6 +97,17 @@ def test_apply_shows_the_warning_before_writing(tmp_path: Path, devserver: Serve
     assert CANARY not in result.both
 
 
+def test_thousands_of_such_values_do_not_flood_the_terminal(tmp_path: Path) -> None:
+    file = write_desired(tmp_path / "d.json", {f"a{i:04}": {"fromEnv": "CLIENT_SECRET"} for i in range(2000)})
+    result = run_cli("validate", str(file), env={"CLIENT_SECRET": f"{CANARY}\n"})
+    assert result.code == 0
+    lines = result.err.splitlines()
+    assert len(lines) == 11, result.err
+    assert "a0000" in lines[0]
+    assert "1990 more warnings (newline) for a0010, a0011" in lines[-1]
+    assert CANARY not in result.err
+
+
 # -- stripNewline ----------------------------------------------------------------------------------------------
 
 

@@ -72,7 +72,16 @@ def newline_source(
     return value, [PlanWarning("newline", alias, printable(message))]
 
 
-def warn_all(console: Console, path: str, warnings: Sequence[PlanWarning]) -> None:
-    """Each warning on stderr as ``FILE: place: message`` (like validation problems)."""
-    for warning in warnings:
+def warn_all(console: Console, path: str, warnings: Sequence[PlanWarning], limit: int = 10) -> None:
+    """The warnings on stderr as ``FILE: place: message`` (like validation problems): the first ``limit``,
+    then one line for the rest, so that a file of thousands of such entries does not flood the terminal."""
+    for warning in warnings[:limit]:
         console.warn(f"{printable(path)}: {warning.message}")
+    if len(warnings) > limit:
+        rest = warnings[limit:]
+        kinds = ", ".join(sorted({w.kind for w in rest}))
+        console.warn(
+            f"{printable(path)}: {len(rest)} more warnings ({kinds}) for "
+            f"{', '.join(printable(w.alias) for w in rest[:5])}{' and others' if len(rest) > 5 else ''}; "
+            "plan --format json lists them all"
+        )
