@@ -176,7 +176,7 @@ def test_thousands_of_changes_not_started_are_summarised_in_a_few_lines() -> Non
     assert "941 create, 941 update, 940 delete" in text
     assert "alias-00000" in text  # a few are named
     assert "alias-02821" not in text
-    assert "and 2817 more" in text
+    assert "and 2,817 more" in text
     assert "converges" in text
 
 

@@ -26,6 +26,8 @@ from vaultsync.errors import InputError, Problem
 from vaultsync.model import DesiredSecret, DesiredState, SourceKind, Target, canonical_json
 from vaultsync.notices import PlanWarning, newline_source
 from vaultsync.sources import Sources
+from vaultsync.sources.paths import outside_problem
+from vaultsync.statecodec import is_reserved
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -406,7 +408,7 @@ def _read_file_value(base: Path, ref: str) -> tuple[str | None, str | None]:
 
 
 def _resolve(
-    alias: str, entry: Any, base: Path, env: Mapping[str, str], sources: Sources
+    alias: str, entry: Any, base: Path, env: Mapping[str, str], sources: Sources, allow_outside_files: bool = False
 ) -> tuple[DesiredSecret | None, list[tuple[str, str]]]:
     """Turn one schema-valid entry into a DesiredSecret, or say why it cannot be."""
     if isinstance(entry, str):
@@ -437,6 +439,9 @@ def _resolve(
             return None, [(kind, problem or "unreadable")]
         structured = kind == "fromSops" and ref.get("json") is True
         return DesiredSecret(alias, kind, found, description, structured), []
+    outside = None if allow_outside_files else outside_problem(base, ref)
+    if outside is not None:
+        return None, [("fromFile", outside)]
     value_or_none, problem = _read_file_value(base, ref)
     if problem is not None or value_or_none is None:
         return None, [("fromFile", problem or "unreadable")]
@@ -451,6 +456,7 @@ def parse_desired(
     reserved: Iterable[str],
     base_dir: Path | None = None,
     sources: Sources | None = None,
+    allow_outside_files: bool = False,
 ) -> DesiredState:
     """Validate ``data`` (the bytes of the file at ``path``) and resolve every reference.
 
@@ -480,7 +486,7 @@ def parse_desired(
     secrets: dict[str, DesiredSecret] = {}
     warnings: list[PlanWarning] = []
     for alias, entry in doc["secrets"].items():
-        if alias in reserved_set:
+        if is_reserved(alias, reserved_set):  # the state's shards (ALIAS-2, ...) too
             problems.append(
                 Problem(
                     f"{path}: secrets{describe_key(alias)}",
@@ -502,7 +508,7 @@ def parse_desired(
                 )
             )
             continue
-        secret, issues = _resolve(alias, entry, base, env, sources)
+        secret, issues = _resolve(alias, entry, base, env, sources, allow_outside_files)
         for field_name, message in issues:
             problems.append(Problem(f"{path}: secrets{describe_key(alias)}.{field_name}", message))
         if secret is not None:
@@ -527,9 +533,14 @@ def _newline(alias: str, entry: Any, secret: DesiredSecret, warnings: list[PlanW
 
 
 def load_desired(
-    path: str, *, env: Mapping[str, str], reserved: Iterable[str], sources: Sources | None = None
+    path: str,
+    *,
+    env: Mapping[str, str],
+    reserved: Iterable[str],
+    sources: Sources | None = None,
+    allow_outside_files: bool = False,
 ) -> DesiredState:
-    """Read and validate the desired-state file at ``path``."""
+    """Read and validate the desired-state file at ``path`` (``fromFile`` confined to its folder unless allowed)."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -538,7 +549,9 @@ def load_desired(
         raise InputError([Problem(path, "is a directory, not a desired-state file")]) from None
     except OSError as exc:
         raise InputError([Problem(path, f"cannot read: {exc.strerror}")]) from None
-    return parse_desired(path, data, env=env, reserved=reserved, sources=sources)
+    return parse_desired(
+        path, data, env=env, reserved=reserved, sources=sources, allow_outside_files=allow_outside_files
+    )
 
 
 def alias_problems(alias: str) -> list[str]:
