@@ -254,7 +254,7 @@ _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 # when the schema's rules change, see _FAST_RULES) goes to jsonschema, so messages stay exactly its messages.
 _ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list, "errorMessage": dict}
 # sha256 of the schema's rules without annotations: update it together with the checks below.
-_FAST_RULES = "a0c5f43c0c5788cb1ab4008b0e8657083e0ed12e7821bb0e29a2caff12b4d7cf"
+_FAST_RULES = "bcee72e47067fea2844c348794b904b754e95f58462aa2ec2d9bd47db638f024"
 
 
 def _rules(node: Any) -> Any:
@@ -336,8 +336,8 @@ def _plain_top(doc: dict[str, Any], checks: tuple[Any, ...]) -> bool:
     for key, pattern in (("url", url), ("apiKeyEnv", key_env)):
         if key in target and not (isinstance(target[key], str) and pattern.search(target[key])):
             return False
-    version = target.get("apiVersion", "v3")
-    return isinstance(version, str) and version in ("v3", "v4")
+    version = target.get("apiVersion", "auto")
+    return isinstance(version, str) and version in ("auto", "v3", "v4beta", "v4")
 
 
 def _for_schema(doc: Any) -> tuple[bool, Any]:

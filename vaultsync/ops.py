@@ -63,6 +63,7 @@ class Runtime:
             options,
             transport=self.transport,
             on_event=self._log if self.verbose else None,
+            on_version=self.console.log if self.verbose else None,
         )
 
     def _log(self, event: RequestEvent) -> None:
@@ -172,6 +173,8 @@ class Planned:
 
 
 async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: bool) -> Planned:
+    # The version the client detected ("auto") is the one the plan shows and a saved plan keeps.
+    target = replace(target, conn=replace(target.conn, api_version=client.api_version))
     store = rt.store(client)
     loaded = await store.load()
     aliases = sorted(target.desired.secrets.keys() | loaded.record.managed.keys())
@@ -438,7 +441,7 @@ async def plan_files(
             reports.append(planned.report())
             if out is not None:
                 await rt.store(client).ensure_key(planned.loaded)
-                inputs = _plan_inputs(rt, target, adopt=adopt, allow_mass_delete=allow_mass_delete)
+                inputs = _plan_inputs(rt, planned.target, adopt=adopt, allow_mass_delete=allow_mass_delete)
                 saved.append(_saved_target(planned, inputs))
                 keys.append(planned.loaded.key)
     if out is not None:
