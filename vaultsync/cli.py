@@ -53,6 +53,37 @@ def alias_options(func: F) -> F:
     return func
 
 
+def lifecycle_options(func: F) -> F:
+    """--target / --exclude / --replace (plan and apply; a saved plan keeps them)."""
+    options = [
+        click.option(
+            "--target",
+            "targets",
+            multiple=True,
+            metavar="ALIAS",
+            help="Only plan/apply aliases matching this shell glob (repeatable; e.g. 'provider-*'). "
+            "Renames match by their new alias. The plan says it is partial.",
+        ),
+        click.option(
+            "--exclude",
+            "excludes",
+            multiple=True,
+            metavar="ALIAS",
+            help="Leave aliases matching this shell glob alone (repeatable; wins over --target).",
+        ),
+        click.option(
+            "--replace",
+            "replace",
+            multiple=True,
+            metavar="ALIAS",
+            help="Rewrite ALIAS even when unchanged; a generated secret gets a new random value (repeatable).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def connection_options(func: F) -> F:
     """Target, credentials and transport settings, defined once for every command that talks."""
     options = [
@@ -116,7 +147,10 @@ def _runtime(kw: dict[str, Any]) -> Runtime:
         lock_alias=kw.get("lock_alias", "vaultsync-lock"),
     )
     check_reserved(flags.state_alias, flags.lock_alias)
-    return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False))
+    from vaultsync.lifecycle.selection import make
+
+    selection = make(kw.get("targets", ()), kw.get("excludes", ()), kw.get("replace", ()))
+    return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False), selection=selection)
 
 
 def check_reserved(state_alias: str, lock_alias: str) -> None:
@@ -165,29 +199,58 @@ def cli() -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--skip-env", is_flag=True, help="Do not require fromEnv variables to be set (for pre-commit hooks).")
 @alias_options
 @output_options
 def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
-    """Check desired-state FILES: schema and references only, no network."""
+    """Check desired-state FILES (or directories of *.json files): schema and references only, no network.
+
+    Files for the same connector are checked together: an alias in two of them, and renames (moved).
+    """
     from vaultsync.desired import load_desired
     from vaultsync.errors import InputError, Problem
+    from vaultsync.lifecycle.files import expand
+    from vaultsync.model import DesiredState
 
     console = _console(kw)
     env: dict[str, str] = dict(os.environ)
     check_reserved(kw["state_alias"], kw["lock_alias"])
     reserved = (kw["state_alias"], kw["lock_alias"])
     problems: list[Problem] = []
-    for file in files:
+    states: list[DesiredState] = []
+    for file in expand(files):
         try:
             state = load_desired(file, env=_AnyEnv(env) if skip_env else env, reserved=reserved)
         except InputError as exc:
             problems.extend(exc.problems)
             continue
-        console.result(f"{file}: valid ({len(state.secrets)} secret{'s' if len(state.secrets) != 1 else ''})")
+        states.append(state)
+    problems += _connector_problems(states, env, reserved)
+    for state in states:
+        if not any(p.where.startswith(f"{state.path}:") for p in problems):
+            n = len(state.secrets)
+            console.result(f"{state.path}: valid ({n} secret{'s' if n != 1 else ''})")
     if problems:
         raise InputError(problems)
+
+
+def _connector_problems(states: Sequence[Any], env: dict[str, str], reserved: tuple[str, str]) -> list[Any]:
+    """Files for one connector (by EDC_MANAGEMENT_URL or target.url; none: one group) merge without clashes."""
+    from vaultsync.errors import InputError
+    from vaultsync.lifecycle.files import merge, move_problems
+
+    groups: dict[str, list[Any]] = {}
+    for state in states:
+        url = env.get("EDC_MANAGEMENT_URL") or state.target.url or ""
+        groups.setdefault(url.rstrip("/").lower(), []).append(state)
+    problems: list[Any] = []
+    for group in groups.values():
+        try:
+            problems += move_problems(merge(group), reserved)
+        except InputError as exc:
+            problems += exc.problems
+    return problems
 
 
 class _AnyEnv(dict[str, str]):
@@ -198,7 +261,7 @@ class _AnyEnv(dict[str, str]):
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", metavar="PLANFILE", help="Save the plan for `vaultsync apply PLANFILE` (holds no values).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 2 with changes, 1 on error.")
@@ -209,6 +272,7 @@ class _AnyEnv(dict[str, str]):
     help="Record in the saved plan (--out) that it may delete more than 30% of the managed secrets (or all).",
 )
 @click.option("--show-unchanged", is_flag=True, help="List unchanged secrets too (text format).")
+@lifecycle_options
 @connection_options
 @output_options
 def plan(
@@ -221,7 +285,10 @@ def plan(
     show_unchanged: bool,
     **kw: Any,
 ) -> None:
-    """Show the changes apply would make to the vault, never the values."""
+    """Show the changes apply would make to the vault, never the values.
+
+    FILES may be directories (their *.json files); files for one connector are merged.
+    """
     from vaultsync import ops, render
 
     rt = _runtime(kw)
@@ -240,14 +307,15 @@ def plan(
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (required when stdin is not a terminal).")
 @click.option("--adopt", is_flag=True, help="Overwrite unmanaged secrets holding other values and manage them.")
 @click.option("--allow-mass-delete", is_flag=True, help="Allow deleting more than 30% of the managed secrets (or all).")
+@lifecycle_options
 @connection_options
 @output_options
 def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_delete: bool, **kw: Any) -> None:
-    """Make the vault match FILES (or carry out a saved PLANFILE)."""
+    """Make the vault match FILES (or directories of *.json files), or carry out a saved PLANFILE."""
     from pathlib import Path
 
     from vaultsync import ops, planfile, render
@@ -273,6 +341,11 @@ def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_de
             raise UsageError(
                 "a saved plan is applied exactly as planned: --adopt belongs to the plan "
                 "(vaultsync plan FILE --adopt --out PLANFILE). Nothing was written."
+            )
+        if rt.selection != type(rt.selection)():
+            raise UsageError(
+                "a saved plan is applied exactly as planned: --target, --exclude and --replace belong to the "
+                "plan (vaultsync plan FILE --target ... --out PLANFILE), which keeps them. Nothing was written."
             )
         result = _run(
             ops.apply_saved(

@@ -14,6 +14,7 @@ import math
 import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from vaultsync.errors import InputError, Problem
-from vaultsync.model import DesiredSecret, DesiredState, SourceKind, Target, canonical_json
+from vaultsync.model import DesiredSecret, DesiredState, GenerateSpec, Move, SourceKind, Target, canonical_json
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -32,7 +33,7 @@ MAX_JSON_DEPTH = 64
 # An alias travels percent-encoded in the URL path (as the client sends it); the connector's Jetty refuses
 # request heads over 8 KiB. Measured on EDC 0.15.1: 8054 ASCII characters still worked, 1342 x "é".
 MAX_ENCODED_ALIAS = 4096
-ENTRY_KEYS: tuple[SourceKind, ...] = ("value", "fromEnv", "fromFile", "json")
+ENTRY_KEYS: tuple[SourceKind, ...] = ("value", "fromEnv", "fromFile", "json", "generate")
 _SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _BLANK = re.compile(r"^\s*$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -237,7 +238,7 @@ _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 # when the schema's rules change, see _FAST_RULES) goes to jsonschema, so messages stay exactly its messages.
 _ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list, "errorMessage": dict}
 # sha256 of the schema's rules without annotations: update it together with the checks below.
-_FAST_RULES = "169d18385df0f5552ac452eef4693c27b39c09b018458a5dfc62568495aa55e9"
+_FAST_RULES = "bdd2d4331d04dd7c388ed15ea80c085e17ec9288866dcb3294334ceea88aaa3e"
 
 
 def _rules(node: Any) -> Any:
@@ -274,8 +275,8 @@ def _fast_checks() -> tuple[Any, ...] | None:
     )
 
 
-_ENTRY_FIELDS = frozenset((*ENTRY_KEYS, "description"))
-_TOP_KEYS = frozenset(("$schema", "version", "secrets", "target"))
+_ENTRY_FIELDS = frozenset((*ENTRY_KEYS, "description", "protect"))
+_TOP_KEYS = frozenset(("$schema", "version", "secrets", "target", "moved"))
 _TARGET_KEYS = frozenset(("url", "apiVersion", "apiKeyEnv"))
 
 
@@ -290,6 +291,8 @@ def _plain_entry(alias: str, entry: Any, checks: tuple[Any, ...]) -> bool:
         return False
     sources = [k for k in ENTRY_KEYS if k in entry]
     if len(sources) != 1 or not isinstance(entry.get("description", ""), str):
+        return False
+    if not isinstance(entry.get("protect", False), bool):
         return False
     ref = entry[sources[0]]
     if sources[0] == "json":
@@ -307,6 +310,8 @@ def _plain_top(doc: dict[str, Any], checks: tuple[Any, ...]) -> bool:
     """Whether the schema surely accepts everything outside ``secrets``."""
     url, key_env = checks[5:]
     if not doc.keys() <= _TOP_KEYS or type(doc.get("version")) is not int or doc["version"] != 1:
+        return False
+    if "moved" in doc:  # rare and short: jsonschema checks it
         return False
     if not isinstance(doc.get("$schema", ""), str):
         return False
@@ -393,9 +398,21 @@ def _resolve(
     """Turn one schema-valid entry into a DesiredSecret, or say why it cannot be."""
     if isinstance(entry, str):
         return DesiredSecret(alias, "value", entry), []
+    secret, problems = _resolve_source(alias, entry, base, env)
+    if secret is not None and entry.get("protect") is True:
+        secret = replace(secret, protect=True)
+    return secret, problems
+
+
+def _resolve_source(
+    alias: str, entry: dict[str, Any], base: Path, env: Mapping[str, str]
+) -> tuple[DesiredSecret | None, list[tuple[str, str]]]:
     description = entry.get("description")
     kind: SourceKind = next(k for k in ENTRY_KEYS if k in entry)
     ref = entry[kind]
+    if kind == "generate":  # no value until apply makes one (vaultsync/lifecycle/generate.py)
+        spec = GenerateSpec(int(ref["length"]), str(ref.get("charset", "alphanumeric")))
+        return DesiredSecret(alias, kind, "", description, generate=spec), []
     if kind == "value":
         return DesiredSecret(alias, kind, ref, description), []
     if kind == "json":
@@ -478,7 +495,8 @@ def parse_desired(
         raise InputError(problems)
     raw_target = doc.get("target") or {}
     target = Target(raw_target.get("url"), raw_target.get("apiVersion"), raw_target.get("apiKeyEnv"))
-    return DesiredState(path=path, secrets=secrets, target=target)
+    moved = tuple(Move(m["from"], m["to"], f"{path}: moved[{i}]") for i, m in enumerate(doc.get("moved", [])))
+    return DesiredState(path=path, secrets=secrets, target=target, moved=moved)
 
 
 def load_desired(path: str, *, env: Mapping[str, str], reserved: Iterable[str]) -> DesiredState:

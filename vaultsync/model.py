@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-SourceKind = Literal["value", "fromEnv", "fromFile", "json"]
+SourceKind = Literal["value", "fromEnv", "fromFile", "json", "generate"]
 
 DEFAULT_STATE_ALIAS = "vaultsync-state"
 DEFAULT_LOCK_ALIAS = "vaultsync-lock"
@@ -30,10 +30,34 @@ class DesiredSecret:
     kind: SourceKind
     value: str = field(repr=False)
     description: str | None = None
+    # Lifecycle (see vaultsync/lifecycle): a generate entry has no value until apply makes one.
+    protect: bool = False
+    generate: GenerateSpec | None = None
 
     @property
     def is_json(self) -> bool:
         return self.kind == "json"
+
+    @property
+    def is_generated(self) -> bool:
+        return self.generate is not None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateSpec:
+    """``{"generate": {"length": N, "charset": ...}}``: how apply makes a value (never stored anywhere else)."""
+
+    length: int
+    charset: str = "alphanumeric"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One ``moved`` entry: rename the managed alias ``source`` to ``dest`` without the value passing through git."""
+
+    source: str
+    dest: str
+    where: str = ""  # "FILE: moved[N]", for messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +76,10 @@ class DesiredState:
     path: str
     secrets: Mapping[str, DesiredSecret]
     target: Target = Target()
+    moved: tuple[Move, ...] = ()
+    # Every file merged into this state (several files for one connector); () means just ``path``.
+    files: tuple[str, ...] = ()
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return self.files or (self.path,)

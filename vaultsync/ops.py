@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,8 +24,14 @@ from vaultsync.console import Console, Progress
 from vaultsync.desired import load_desired
 from vaultsync.engine import execute, read_values
 from vaultsync.errors import InputError, Interrupted, Problem, StalePlanError, UsageError, VaultsyncError
-from vaultsync.model import DesiredState
-from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, diff, unsafe_deletes
+from vaultsync.lifecycle import execute as lc_execute
+from vaultsync.lifecycle import files as lc_files
+from vaultsync.lifecycle import planning as lc_planning
+from vaultsync.lifecycle import record as lc_record
+from vaultsync.lifecycle.generate import comparable
+from vaultsync.lifecycle.selection import Selection, check_replace
+from vaultsync.model import DesiredSecret, DesiredState
+from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, unsafe_deletes
 from vaultsync.render import PlanReport
 from vaultsync.state import DriftItem, drift, fingerprint
 from vaultsync.statestore import Loaded, StateStore, write_atomically
@@ -44,6 +50,7 @@ class Runtime:
     verbose: bool = False
     transport: httpx.AsyncBaseTransport | None = None
     stop: asyncio.Event | None = field(default=None)
+    selection: Selection = field(default_factory=Selection)  # --target / --exclude / --replace
 
     def client(self, conn: Connection) -> EdcClient:
         options = ClientOptions(
@@ -94,38 +101,61 @@ def load_all(rt: Runtime, files: Sequence[str]) -> list[DesiredState]:
 
 
 def prepare(rt: Runtime, files: Sequence[str]) -> list[Target]:
-    """Validate every file and resolve every connection, all before the first request."""
-    if rt.flags.state_file and len(files) > 1:
-        raise UsageError("--state-file holds the state of one connector; give one desired-state file with it")
+    """Validate every file and resolve every connection, all before the first request.
+
+    Directories stand for their ``*.json`` files; files for the same connector are merged into one target.
+    """
     problems: list[Problem] = []
-    targets = []
-    for desired in load_all(rt, files):
+    groups: dict[str, list[tuple[DesiredState, Connection]]] = {}
+    for desired in load_all(rt, lc_files.expand(files)):
         try:
-            targets.append(Target(desired, resolve(rt.flags, desired.target, rt.env, desired.path)))
+            conn = resolve(rt.flags, desired.target, rt.env, desired.path)
         except InputError as exc:  # e.g. an unset apiKeyEnv: report every file's, not just the first
             problems.extend(exc.problems)
+            continue
+        groups.setdefault(_same_connector_key(conn.url), []).append((desired, conn))
+    targets = []
+    for group in groups.values():
+        try:
+            merged = lc_files.merge([d for d, _ in group])
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        problems.extend(lc_files.move_problems(merged, rt.flags.reserved))
+        disagreement = _disagreement(rt, group)
+        if disagreement:
+            problems.append(disagreement)
+        targets.append(Target(merged, group[0][1]))
     if problems:
         raise InputError(problems)
-    seen: dict[str, str] = {}
+    if rt.flags.state_file and len(targets) > 1:
+        raise UsageError(f"--state-file holds the state of one connector; these files target {len(targets)} connectors")
+    check_replace(rt.selection, [t.desired for t in targets])
     for t in targets:
-        key = _same_connector_key(t.conn.url)
-        if key in seen:
+        for warning in t.conn.warnings:
+            rt.console.warn(warning)
+    return targets
+
+
+def _disagreement(rt: Runtime, group: Sequence[tuple[DesiredState, Connection]]) -> Problem | None:
+    """Files merged for one connector must agree on how to talk to it."""
+    first, conn = group[0]
+    for desired, other in group[1:]:
+        what = "API version" if other.api_version != conn.api_version else ""
+        what = what or ("API key" if other.api_key != conn.api_key else "")
+        if what:
             overridden = rt.flags.url or rt.env.get("EDC_MANAGEMENT_URL")
             why = (
                 " (--url or EDC_MANAGEMENT_URL overrides every file's target.url; unset it to use each file's own)"
                 if overridden
                 else ""
             )
-            raise UsageError(
-                f"{printable(t.desired.path)} and {printable(seen[key])} target the same connector "
-                f"({printable(t.conn.url)}){why}; their states would overwrite each other: "
-                "keep one desired-state file per connector"
+            return Problem(
+                printable(desired.path),
+                f"targets the same connector as {printable(first.path)} ({printable(conn.url)}){why}, so the two "
+                f"are merged, but with another {what}: give the files for one connector the same target",
             )
-        seen[key] = t.desired.path
-    for t in targets:
-        for warning in t.conn.warnings:
-            rt.console.warn(warning)
-    return targets
+    return None
 
 
 def _same_connector_key(url: str) -> str:
@@ -146,6 +176,7 @@ class Planned:
     observed: dict[str, str | None] = field(repr=False)  # the vault's values
     plan: Plan
     guard: str | None
+    selection: Selection = field(default_factory=Selection)
 
     def report(self) -> PlanReport:
         return PlanReport(
@@ -154,28 +185,46 @@ class Planned:
             self.target.conn.api_version,
             self.plan,
             self.guard,
+            self.target.desired.paths,
+            self.selection,
         )
 
 
 async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: bool) -> Planned:
     store = rt.store(client)
     loaded = await store.load()
-    aliases = sorted(target.desired.secrets.keys() | loaded.record.managed.keys())
+    aliases = lc_planning.aliases_to_read(target.desired, loaded.record, rt.selection)
     progress = rt.progress(f"reading {target.desired.path}", len(aliases))
     try:
         observed = await read_values(client, aliases, rt.flags.parallelism, progress, stop=rt.stop)
     finally:
         progress.close()
-    plan = diff(target.desired.secrets, observed, loaded.record.managed.keys(), adopt=adopt)
-    return Planned(target, loaded, observed, plan, unsafe_deletes(plan, DeleteGuard()))
+    plan = lc_planning.plan(target.desired, observed, loaded.record, rt.selection, adopt=adopt)
+    _refuse_protected(target.desired.path, plan, loaded)
+    return Planned(target, loaded, observed, plan, unsafe_deletes(plan, DeleteGuard()), rt.selection)
 
 
-def _next_managed(planned: Planned, outcomes: Sequence[Outcome]) -> dict[str, str]:
-    """The managed set after apply: exactly what succeeded, nothing that did not."""
+def _refuse_protected(where: str, plan: Plan, loaded: Loaded) -> None:
+    found = lc_planning.protected_problems(plan, loaded.record)
+    if found:
+        raise VaultsyncError(lc_planning.protection_message(printable(where), found))
+
+
+def _next_managed(
+    planned: Planned,
+    outcomes: Sequence[Outcome],
+    secrets: Mapping[str, DesiredSecret] | None = None,
+    renamed: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The managed set after apply: exactly what succeeded, nothing that did not.
+
+    ``secrets``: the desired secrets with the values apply generated; ``renamed``: fingerprints of renamed aliases.
+    """
     key = planned.loaded.key
     managed = dict(planned.loaded.record.managed)
-    results = {o.alias: o for o in outcomes}
-    secrets = planned.target.desired.secrets
+    results = {o.alias: o for o in outcomes if o.action is not Action.MOVE}
+    secrets = planned.target.desired.secrets if secrets is None else secrets
+    lc_record.apply_moves(managed, planned.plan, outcomes, renamed or {})
     for change in planned.plan.changes:
         alias = change.alias
         if change.action in (Action.CREATE, Action.UPDATE):
@@ -237,9 +286,18 @@ async def locked(rt: Runtime, client: EdcClient, operation: str) -> AsyncIterato
             )
 
 
+def _next_flags(planned: Planned, managed: Mapping[str, str]) -> lc_record.Flags:
+    return lc_record.next_flags(planned.loaded.record, managed, planned.target.desired.secrets, planned.plan)
+
+
 def _state_differs(planned: Planned, managed: Mapping[str, str]) -> bool:
-    """Whether ``managed`` must be written: it differs, or the fingerprint key is not stored yet."""
-    return dict(managed) != dict(planned.loaded.record.managed) or (not planned.loaded.key_in_vault and bool(managed))
+    """Whether ``managed`` must be written: it (or a flag) differs, or the fingerprint key is not stored yet."""
+    record = planned.loaded.record
+    return (
+        dict(managed) != dict(record.managed)
+        or _next_flags(planned, managed) != lc_record.flags_of(record)
+        or (not planned.loaded.key_in_vault and bool(managed))
+    )
 
 
 def _needs_apply(planned: Planned) -> bool:
@@ -252,20 +310,34 @@ async def _execute_and_record(
     rt: Runtime, planned: Planned, client: EdcClient, stop: asyncio.Event
 ) -> tuple[list[Outcome], bool]:
     """Make the writes, then record exactly what succeeded. Returns the outcomes and whether state was written."""
+    secrets = lc_execute.materialize(planned.target.desired.secrets, planned.plan)
+    store = rt.store(client)
+    renamed = await lc_execute.write_new_aliases(
+        client, planned.plan, secrets, planned.loaded.key, rt.flags.parallelism, stop=stop
+    )
+    if renamed.deletes:  # the new aliases are recorded before the old ones go: an interruption loses nothing
+        halfway = _next_managed(planned, renamed.outcomes, secrets, renamed.fingerprints)
+        await _record(planned, store, halfway, renamed.outcomes)
     writes = [c for c in planned.plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
+    writes += renamed.deletes
     progress = rt.progress(f"applying {planned.target.desired.path}", len(writes))
     try:
-        outcomes = await execute(
-            client, writes, planned.target.desired.secrets, rt.flags.parallelism, stop=stop, progress=progress
-        )
+        outcomes = await execute(client, writes, secrets, rt.flags.parallelism, stop=stop, progress=progress)
     finally:
         progress.close()
-    managed = _next_managed(planned, outcomes)
+    outcomes = [*renamed.outcomes, *outcomes]
+    managed = _next_managed(planned, outcomes, secrets, renamed.fingerprints)
     if not _state_differs(planned, managed):
         return outcomes, False
-    store = rt.store(client)
+    await _record(planned, store, managed, outcomes)
+    return outcomes, True
+
+
+async def _record(planned: Planned, store: StateStore, managed: dict[str, str], outcomes: Sequence[Outcome]) -> None:
+    """Save the state after (some of) the writes; a failure says which writes were made."""
     try:
-        await store.save(planned.loaded, planned.loaded.record.with_managed(managed))
+        record = planned.loaded.record.with_managed(managed, *_next_flags(planned, managed))
+        await store.save(planned.loaded, record)
     except VaultsyncError as exc:
         # The writes happened; say which, since the outcome list is never printed after this.
         done = [printable(f"{o.action} {o.alias}") for o in outcomes if o.ok]
@@ -277,7 +349,6 @@ async def _execute_and_record(
             else "No secret was written; apply again."
         )
         raise VaultsyncError(f"the state could not be recorded in {store.location}: {exc}. {aftermath}") from None
-    return outcomes, True
 
 
 @dataclass
@@ -395,7 +466,7 @@ def _saved_target(rt: Runtime, planned: Planned, *, adopt: bool, allow_mass_dele
     key = planned.loaded.key
     secrets = planned.target.desired.secrets
     return planfile.SavedTarget(
-        desired_path=str(Path(planned.target.desired.path).resolve()),
+        desired_path=str(Path(planned.target.desired.paths[0]).resolve()),
         url=planned.target.conn.url,
         api_version=planned.target.conn.api_version,
         state_file=str(Path(rt.flags.state_file).resolve()) if rt.flags.state_file else None,
@@ -404,11 +475,18 @@ def _saved_target(rt: Runtime, planned: Planned, *, adopt: bool, allow_mass_dele
         lineage=planned.loaded.record.lineage,
         serial=planned.loaded.record.serial,
         read=_fingerprints(key, planned.observed),
-        desired={a: fingerprint(key, a, s.value) for a, s in secrets.items()},
+        desired=_desired_fingerprints(key, secrets, planned.selection),
         plan=planned.plan,
         adopt=adopt,
         allow_mass_delete=allow_mass_delete,
+        desired_paths=tuple(str(Path(p).resolve()) for p in planned.target.desired.paths),
+        selection=planned.selection,
     )
+
+
+def _desired_fingerprints(key: bytes, secrets: Mapping[str, DesiredSecret], selection: Selection) -> dict[str, str]:
+    """What a saved plan checks of the desired state: the selected aliases' values (a generate entry's recipe)."""
+    return {a: fingerprint(key, a, comparable(s)) for a, s in secrets.items() if selection.matches(a)}
 
 
 async def apply_saved(
@@ -426,7 +504,7 @@ async def apply_saved(
         stop = await stack.enter_async_context(stop_on_signals(rt))
         ready = []
         for saved, target, flags in prepared:
-            trt = Runtime(flags, rt.env, rt.console, rt.verbose, rt.transport, stop)
+            trt = Runtime(flags, rt.env, rt.console, rt.verbose, rt.transport, stop, saved.selection)
             client = await stack.enter_async_context(trt.client(target.conn))
             await stack.enter_async_context(locked(trt, client, f"apply {path}"))
             ready.append((await _still_valid(trt, client, path, saved, target), client, trt))
@@ -448,7 +526,7 @@ def _prepare_saved(rt: Runtime, path: str, saved: planfile.SavedTarget) -> tuple
             f"{path} was planned against {where}, not --state-file {given}; a saved plan uses the state it "
             "was planned against (drop --state-file, or plan again with it). Nothing was written."
         )
-    desired = load_all(Runtime(_flags_for(rt.flags, saved), rt.env, rt.console), [saved.desired_path])[0]
+    desired = _load_saved_desired(Runtime(_flags_for(rt.flags, saved), rt.env, rt.console), saved)
     configured = rt.flags.url or rt.env.get("EDC_MANAGEMENT_URL")
     if configured and _same_connector_key(configured) != _same_connector_key(saved.url):
         raise StalePlanError(
@@ -479,8 +557,9 @@ async def _still_valid(
             lineage=loaded.record.lineage,
             serial=loaded.record.serial,
             read_now=_fingerprints(key, observed),
-            desired_now={a: fingerprint(key, a, s.value) for a, s in target.desired.secrets.items()},
+            desired_now=_desired_fingerprints(key, target.desired.secrets, saved.selection),
         )
+        reasons += _untrusted_moves(saved.plan, loaded.record.managed.keys(), target.desired)
     if reasons:
         raise StalePlanError(
             printable(
@@ -489,7 +568,27 @@ async def _still_valid(
                 + ". Run `vaultsync plan --out` again."
             )
         )
-    return Planned(target, loaded, observed, saved.plan, unsafe_deletes(saved.plan))
+    _refuse_protected(path, saved.plan, loaded)
+    return Planned(target, loaded, observed, saved.plan, unsafe_deletes(saved.plan), saved.selection)
+
+
+def _load_saved_desired(rt: Runtime, saved: planfile.SavedTarget) -> DesiredState:
+    merged = lc_files.merge(load_all(rt, list(saved.desired_paths or (saved.desired_path,))))
+    problems = lc_files.move_problems(merged, rt.flags.reserved)
+    if problems:
+        raise InputError(problems)
+    return merged
+
+
+def _untrusted_moves(plan: Plan, managed: Collection[str], desired: DesiredState) -> list[str]:
+    """A saved plan is read from disk: a rename in it must be one the files ask for, of a managed alias."""
+    asked = {(m.source, m.dest) for m in desired.moved}
+    bad = [
+        c.alias
+        for c in plan.changes
+        if c.action is Action.MOVE and ((c.source, c.alias) not in asked or c.source not in managed)
+    ]
+    return [f"renames no longer asked for by the files or of unmanaged aliases: {', '.join(bad)}"] if bad else []
 
 
 def _flags_for(flags: Flags, saved: planfile.SavedTarget) -> Flags:

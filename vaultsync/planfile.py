@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from vaultsync import __version__
 from vaultsync.errors import InputError, Problem
+from vaultsync.lifecycle.selection import Selection
 from vaultsync.plan import Action, Change, Plan
 
 PLAN_FORMAT = "vaultsync-plan"
@@ -36,6 +37,8 @@ class SavedTarget:
     plan: Plan
     adopt: bool  # planned with --adopt (conflicts became updates)
     allow_mass_delete: bool = False  # planned with --allow-mass-delete: the reviewed plan may delete that much
+    desired_paths: tuple[str, ...] = ()  # every file merged for this connector (desired_path is the first)
+    selection: Selection = field(default_factory=Selection)  # --target / --exclude / --replace as planned
 
 
 def _change_doc(change: Change) -> dict[str, Any]:
@@ -60,6 +63,9 @@ def encode(targets: list[SavedTarget]) -> str:
                     "serial": t.serial,
                 },
                 "lock_alias": t.lock_alias,
+                "desired_paths": list(t.desired_paths or (t.desired_path,)),
+                # The run's lifecycle inputs, in one place: apply PLANFILE reuses them as planned.
+                "selection": t.selection.to_doc(),
                 "adopt": t.adopt,
                 "allow_mass_delete": t.allow_mass_delete,
                 "managed_before": t.plan.managed_before,
@@ -101,6 +107,10 @@ def decode(data: bytes, where: str) -> list[SavedTarget]:
                     bool(c.get("adopt", False)),
                     bool(c.get("forget", False)),
                     str(c.get("note", "")),
+                    source=str(c.get("from", "")),
+                    generated=bool(c.get("generated", False)),
+                    rewrite=bool(c.get("rewrite", False)),
+                    resume=bool(c.get("resume", False)),
                 )
                 for c in t["changes"]
             )
@@ -120,6 +130,8 @@ def decode(data: bytes, where: str) -> list[SavedTarget]:
                     plan=Plan(changes, managed_before=int(t.get("managed_before", 0))),
                     adopt=bool(t.get("adopt", False)),
                     allow_mass_delete=bool(t.get("allow_mass_delete", False)),
+                    desired_paths=tuple(str(p) for p in t.get("desired_paths", [t["desired_path"]])),
+                    selection=Selection.from_doc(t.get("selection")),
                 )
             )
     except (KeyError, TypeError, ValueError, AttributeError):

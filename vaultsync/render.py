@@ -7,10 +7,12 @@ see a value (none reaches them: plans hold aliases and actions only).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vaultsync.console import Console
+from vaultsync.lifecycle.generate import GENERATED
+from vaultsync.lifecycle.selection import EVERYTHING, Selection
 from vaultsync.plan import Action, Change, Outcome, Plan
 from vaultsync.state import DriftItem
 from vaultsync.text import printable, printable_json
@@ -23,6 +25,7 @@ SYMBOLS = {
     Action.DELETE: ("-", "red"),
     Action.CONFLICT: ("!", "magenta"),
     Action.NOOP: ("=", "dim"),
+    Action.MOVE: (">", "cyan"),
 }
 
 
@@ -35,11 +38,21 @@ class PlanReport:
     api_version: str
     plan: Plan
     guard: str | None = None  # why the mass-deletion guard trips, if it does
+    files: tuple[str, ...] = ()  # every file merged for this connector (() : just ``file``)
+    selection: Selection = field(default_factory=Selection)  # --target / --exclude: a partial plan says so
+
+
+def partial_note(selection: Selection) -> str:
+    return (
+        f"Partial plan: only aliases matching {selection.describe()}; "
+        "other secrets are neither shown, changed nor deleted."
+    )
 
 
 def summary_line(summary: dict[str, int], prefix: str = "Plan") -> str:
+    moves = f"{summary['move']} to move, " if summary.get("move") else ""
     return (
-        f"{prefix}: {summary['create']} to create, {summary['update']} to update, "
+        f"{prefix}: {summary['create']} to create, {summary['update']} to update, {moves}"
         f"{summary['delete']} to delete, {summary['unchanged']} unchanged."
     )
 
@@ -48,11 +61,15 @@ def total_summary(reports: Sequence[PlanReport]) -> dict[str, int]:
     total = {"create": 0, "update": 0, "delete": 0, "conflict": 0, "unchanged": 0}
     for report in reports:
         for key, value in report.plan.summary.items():
-            total[key] += value
+            total[key] = total.get(key, 0) + value
     return total
 
 
 def _value_text(change: Change) -> str:
+    if change.action is Action.MOVE:
+        return f"<- {printable(change.source)}"
+    if change.generated:
+        return f"= {GENERATED}" if change.action is Action.CREATE else f"{SENSITIVE} -> {GENERATED}"
     if change.action is Action.CREATE:
         return f"= {SENSITIVE}"
     if change.action in (Action.UPDATE, Action.CONFLICT):
@@ -98,12 +115,14 @@ def text_plan(console: Console, reports: Sequence[PlanReport], *, show_unchanged
         lines.append(
             console.style(f"{printable(report.file)} -> {printable(report.url)} ({report.api_version})", "bold")
         )
-        shown = [c for c in plan.changes if c.is_change or c.adopt or c.forget or show_unchanged]
+        shown = [c for c in plan.changes if c.is_change or c.adopt or c.forget or c.note or show_unchanged]
         if not shown:
             lines.append("  No changes. The vault matches the desired state.")
         lines.extend(_text_change(console, c) for c in shown)
         for banner in _banners(report):
             lines.append(console.style(f"  Warning: {banner}", "red" if "DELETE" in banner else "yellow", "bold"))
+        if report.selection.partial:
+            lines.append(console.style(f"  {partial_note(report.selection)}", "yellow"))
         lines.append(summary_line(plan.summary))
         if plan.conflicts:
             lines.append(f"{len(plan.conflicts)} in conflict.")
@@ -119,15 +138,24 @@ def _json_change(change: Change) -> dict[str, Any]:
     return change.to_doc()
 
 
+def _json_selection(selection: Selection) -> dict[str, Any]:
+    doc: dict[str, Any] = {"partial": selection.partial}
+    if selection.partial:
+        doc["selection"] = {"target": list(selection.targets), "exclude": list(selection.excludes)}
+    return doc
+
+
 def json_plan(reports: Sequence[PlanReport]) -> str:
     """The spec's JSON plan document; ``targets`` adds the per-connector breakdown."""
     doc = {
         "format_version": "1",
         "changes": [_json_change(c) for r in reports for c in r.plan.changes],
         "summary": total_summary(reports),
+        **_json_selection(reports[0].selection if reports else EVERYTHING),
         "targets": [
             {
                 "file": r.file,
+                "files": list(r.files or (r.file,)),
                 "url": r.url,
                 "api_version": r.api_version,
                 "changes": [_json_change(c) for c in r.plan.changes],
@@ -146,7 +174,7 @@ def json_plan(reports: Sequence[PlanReport]) -> str:
 # enough for the marker and footer a CI job typically wraps around the plan (examples/ci/).
 MARKDOWN_BUDGET = GITHUB_COMMENT_LIMIT - 1_535
 # Destructive and blocking changes first, so that a truncated comment still lists them.
-_MD_ORDER = {Action.DELETE: 0, Action.CONFLICT: 1, Action.UPDATE: 2, Action.CREATE: 3, Action.NOOP: 4}
+_MD_ORDER = {Action.DELETE: 0, Action.CONFLICT: 1, Action.MOVE: 2, Action.UPDATE: 3, Action.CREATE: 4, Action.NOOP: 5}
 
 
 def _md(text: str) -> str:
@@ -168,7 +196,8 @@ def _label(change: Change) -> str:
         return "adopt"
     if change.forget:
         return "forget"
-    return str(change.action) + (" (adopt)" if change.adopt else "")
+    label = str(change.action) + (" (adopt)" if change.adopt else "")
+    return label + (" (generated value)" if change.generated else "")
 
 
 def _md_row(change: Change) -> str:
@@ -177,8 +206,9 @@ def _md_row(change: Change) -> str:
 
 
 def _md_counts(summary: dict[str, int]) -> str:
+    moves = f"{summary['move']} to move, " if summary.get("move") else ""
     text = (
-        f"{summary['create']} to create, {summary['update']} to update, "
+        f"{summary['create']} to create, {summary['update']} to update, {moves}"
         f"{summary['delete']} to delete, {summary['unchanged']} unchanged"
     )
     return text + (f", {summary['conflict']} in conflict" if summary["conflict"] else "")
@@ -265,6 +295,12 @@ def markdown_plan(reports: Sequence[PlanReport], limit: int = MARKDOWN_BUDGET) -
     total = total_summary(reports)
     noun = f" ({len(reports)} connectors)" if len(reports) > 1 else ""
     head = ["### vaultsync plan", "", f"**Plan{noun}: {_md_counts(total)}.**"]
+    if reports and reports[0].selection.partial:
+        head += [
+            "",
+            f"**Partial plan:** only aliases matching {_md(reports[0].selection.describe())}; "
+            "other secrets are neither shown, changed nor deleted.",
+        ]
     blocks = _md_alerts(reports)
     if len(reports) > 1:
         blocks.append(_md_connectors(reports))
@@ -312,7 +348,7 @@ def _md_truncated(head: list[str], blocks: list[_Block], footer: list[str], limi
 
 def text_outcomes(console: Console, outcomes: Sequence[Outcome], file: str) -> str:
     lines = []
-    verbs = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
+    verbs = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted", Action.MOVE: "moved"}
     for o in outcomes:
         alias = printable(o.alias)
         if o.status == "done":
@@ -328,7 +364,9 @@ def text_outcomes(console: Console, outcomes: Sequence[Outcome], file: str) -> s
     counts = {a: sum(1 for o in done if o.action is a) for a in verbs}
     summary = (
         f"Apply {'complete' if not failed and not skipped else 'INCOMPLETE'} ({printable(file)}): "
-        f"{counts[Action.CREATE]} created, {counts[Action.UPDATE]} updated, {counts[Action.DELETE]} deleted, "
+        f"{counts[Action.CREATE]} created, {counts[Action.UPDATE]} updated, "
+        + (f"{counts[Action.MOVE]} moved, " if counts[Action.MOVE] else "")
+        + f"{counts[Action.DELETE]} deleted, "
         f"{len(failed)} failed"
     )
     if skipped:
