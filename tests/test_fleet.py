@@ -229,7 +229,9 @@ def test_host_case_and_default_ports_are_the_same_connector(tmp_path: Path, monk
     monkeypatch.delenv("EDC_MANAGEMENT_URL", raising=False)
     a = write_desired(tmp_path / "a.json", {"a": "x"}, target={"url": "https://edc.example.com/api/management"})
     b = write_desired(
-        tmp_path / "b.json", {"b": "x"}, target={"url": "https://EDC.example.com:443/api/management/", "apiVersion": "v4"}
+        tmp_path / "b.json",
+        {"b": "x"},
+        target={"url": "https://EDC.example.com:443/api/management/", "apiVersion": "v4"},
     )
     result = run_cli("plan", str(a), str(b))
     assert result.code == 1  # merged as one connector, so they must agree on the API version
