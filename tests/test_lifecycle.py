@@ -422,3 +422,36 @@ def test_a_lock_alias_holding_foreign_data_is_named_with_how_to_release_it(
     args = hint.group(1).split()[1:]
     released = cli(devserver, *[str(file) if a == "FILE" else a for a in args])
     assert released.code == 0 and lock_alias not in devserver.secrets
+
+
+# -- the worked example ------------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lifecycle" / "provider"
+
+
+def test_the_lifecycle_example_applies_as_one_connector_and_renames(devserver: Server, tmp_path: Path) -> None:
+    env = {"EDC_MANAGEMENT_URL": devserver.url, "CATALOG_OAUTH_CLIENT_SECRET": CANARY + "oauth"}
+    # An earlier apply managed the old alias that team-catalog.json renames.
+    old = write_desired(tmp_path / "old.json", {"catalog-oauth": CANARY + "oauth"})
+    assert run_cli("apply", str(old), "--auto-approve", env=env).code == 0
+    planned = run_cli("plan", str(EXAMPLE), "--format", "json", env=env)
+    assert planned.code == 0, planned.err
+    doc = json.loads(planned.out)
+    assert {c["alias"]: c["action"] for c in doc["changes"]} == {
+        "provider-catalog-api-key": "create",
+        "provider-catalog-oauth-client-secret": "move",
+        "provider-dataplane-token-key": "create",
+        "provider-db-password": "create",
+    }
+    devserver.reset_log()
+    applied = run_cli("apply", str(EXAMPLE), "--auto-approve", env=env)
+    assert applied.code == 0, applied.err
+    assert CANARY not in applied.both
+    assert devserver.secrets["provider-catalog-oauth-client-secret"] == CANARY + "oauth"
+    assert "catalog-oauth" not in devserver.secrets
+    assert state(devserver)["provider-db-password"] == {
+        "fingerprint": state(devserver)["provider-db-password"]["fingerprint"],
+        "protected": True,
+        "generated": True,
+    }
+    assert run_cli("plan", str(EXAMPLE), "--detailed-exitcode", env=env).code == 0
