@@ -455,3 +455,10 @@ def test_the_lifecycle_example_applies_as_one_connector_and_renames(devserver: S
         "generated": True,
     }
     assert run_cli("plan", str(EXAMPLE), "--detailed-exitcode", env=env).code == 0
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_help_lists_the_lifecycle_flags(command: str) -> None:
+    result = run_cli(command, "--help")
+    for flag in ("--target ALIAS", "--exclude ALIAS", "--replace ALIAS", "directories"):
+        assert flag in result.out

@@ -100,7 +100,11 @@ async def holder(client: EdcClient, alias: str) -> str | None:
     if raw is None:
         return None
     held = parse_lock(raw)
-    return held.describe() if held else "an unknown holder"
+    return (
+        held.describe()
+        if held
+        else f"an unknown holder (the lock alias {printable(alias)} holds data vaultsync did not write)"
+    )
 
 
 async def release(client: EdcClient, alias: str, info: LockInfo) -> None:
