@@ -462,3 +462,24 @@ def test_help_lists_the_lifecycle_flags(command: str) -> None:
     result = run_cli(command, "--help")
     for flag in ("--target ALIAS", "--exclude ALIAS", "--replace ALIAS", "directories"):
         assert flag in result.out
+
+
+def test_a_saved_rename_applies_once_and_a_tampered_one_is_refused(devserver: Server, tmp_path: Path) -> None:
+    assert apply(devserver, str(write_desired(tmp_path / "d.json", {"old": CANARY, "keep": "k"}))).code == 0
+    file = write_desired(tmp_path / "d.json", {"new": CANARY, "keep": "k"}, moved=[{"from": "old", "to": "new"}])
+    saved = tmp_path / "p.plan"
+    assert cli(devserver, "plan", str(file), "--out", str(saved)).code == 0
+    tampered = tmp_path / "t.plan"
+    doc = json.loads(saved.read_text())
+    for change in doc["targets"][0]["changes"]:
+        if change["action"] == "move":
+            change["from"] = "keep"  # managed, but not what the files ask to rename
+    tampered.write_text(json.dumps(doc))
+    devserver.reset_log()
+    refused = cli(devserver, "apply", str(tampered))
+    assert refused.code == 1 and "renames no longer asked for" in refused.err
+    assert devserver.secret_writes() == []
+    applied = cli(devserver, "apply", str(saved))
+    assert applied.code == 0, applied.err
+    assert devserver.secret_writes() == [("POST", "new"), ("DELETE", "old")]
+    assert devserver.secrets["keep"] == "k" and devserver.secrets["new"] == CANARY
