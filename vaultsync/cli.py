@@ -210,7 +210,7 @@ def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
     """
     from vaultsync.desired import load_desired
     from vaultsync.errors import InputError, Problem
-    from vaultsync.lifecycle.files import expand
+    from vaultsync.lifecycle.files import connector_problems, expand
     from vaultsync.model import DesiredState
 
     console = _console(kw)
@@ -226,31 +226,13 @@ def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
             problems.extend(exc.problems)
             continue
         states.append(state)
-    problems += _connector_problems(states, env, reserved)
+    problems += connector_problems(states, env.get("EDC_MANAGEMENT_URL"), reserved)
     for state in states:
         if not any(p.where.startswith(f"{state.path}:") for p in problems):
             n = len(state.secrets)
             console.result(f"{state.path}: valid ({n} secret{'s' if n != 1 else ''})")
     if problems:
         raise InputError(problems)
-
-
-def _connector_problems(states: Sequence[Any], env: dict[str, str], reserved: tuple[str, str]) -> list[Any]:
-    """Files for one connector (by EDC_MANAGEMENT_URL or target.url; none: one group) merge without clashes."""
-    from vaultsync.errors import InputError
-    from vaultsync.lifecycle.files import merge, move_problems
-
-    groups: dict[str, list[Any]] = {}
-    for state in states:
-        url = env.get("EDC_MANAGEMENT_URL") or state.target.url or ""
-        groups.setdefault(url.rstrip("/").lower(), []).append(state)
-    problems: list[Any] = []
-    for group in groups.values():
-        try:
-            problems += move_problems(merge(group), reserved)
-        except InputError as exc:
-            problems += exc.problems
-    return problems
 
 
 class _AnyEnv(dict[str, str]):

@@ -120,3 +120,20 @@ def move_problems(state: DesiredState, reserved: Iterable[str]) -> list[Problem]
                 )
             seen[alias] = move.where
     return problems
+
+
+def connector_problems(states: Sequence[DesiredState], url: str | None, reserved: Iterable[str]) -> list[Problem]:
+    """For ``validate`` (no network, no flags): files grouped by connector as far as known without a key
+    (``url``, i.e. EDC_MANAGEMENT_URL, else each file's target.url; files with neither form one group)
+    must merge without clashes and their renames must hold."""
+    groups: dict[str, list[DesiredState]] = {}
+    for state in states:
+        where = url or state.target.url or ""
+        groups.setdefault(where.rstrip("/").lower(), []).append(state)
+    problems: list[Problem] = []
+    for group in groups.values():
+        try:
+            problems += move_problems(merge(group), reserved)
+        except InputError as exc:
+            problems += exc.problems
+    return problems
