@@ -483,3 +483,15 @@ def test_a_saved_rename_applies_once_and_a_tampered_one_is_refused(devserver: Se
     assert applied.code == 0, applied.err
     assert devserver.secret_writes() == [("POST", "new"), ("DELETE", "old")]
     assert devserver.secrets["keep"] == "k" and devserver.secrets["new"] == CANARY
+
+
+def test_drift_reads_a_directory_of_files_for_one_connector(devserver: Server, tmp_path: Path) -> None:
+    folder = tmp_path / "provider"
+    folder.mkdir()
+    write_desired(folder / "a.json", {"a": CANARY + "a"})
+    write_desired(folder / "b.json", {"b": {"generate": {"length": 16}}})
+    assert apply(devserver, str(folder)).code == 0
+    assert cli(devserver, "drift", str(folder)).code == 0
+    devserver.secrets["a"] = "changed by hand"
+    drifted = cli(devserver, "drift", str(folder))
+    assert drifted.code == 2 and "a: value was changed outside vaultsync" in drifted.out

@@ -426,7 +426,7 @@ def import_(file: str, aliases: tuple[str, ...], **kw: Any) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @connection_options
 @output_options
