@@ -201,3 +201,21 @@ def test_target_touches_only_the_matching_aliases(edc: Edc, tmp_path: Path) -> N
     assert edc.apply(str(file), "--target", "provider-*").code == 0
     assert sorted(edc.secret_writes()) == [("POST", names[0]), ("POST", names[1])]
     assert edc.get(names[2]) is None
+
+
+def test_a_foreign_lock_is_named_with_how_to_release_it(edc: Edc, tmp_path: Path) -> None:
+    created = httpx.post(
+        f"{edc.connector.url}/v3/secrets",
+        headers={"X-Api-Key": edc.connector.api_key},
+        json={"@context": {"@vocab": "https://w3id.org/edc/v0.0.1/ns/"}, "@id": edc.lock_alias, "value": "not ours"},
+    )
+    assert created.status_code == 200, created.text
+    file = write_desired(tmp_path / "d.json", {f"{edc.p}a": CANARY})
+    refused = edc.apply(str(file))
+    assert refused.code == 1
+    assert f"the lock alias {edc.lock_alias} holds data vaultsync did not write" in refused.err
+    assert f"`vaultsync force-unlock unreadable FILE --lock-alias {edc.lock_alias}`" in refused.err
+    assert edc.get(f"{edc.p}a") is None
+    assert edc.cli("force-unlock", "unreadable", str(file)).code == 0
+    assert edc.get(edc.lock_alias) is None
+    assert edc.apply(str(file)).code == 0

@@ -174,3 +174,24 @@ def test_expand_reads_directories_sorted_and_once(tmp_path: Path) -> None:
         str(tmp_path / "a.json"),
         str(tmp_path / "b.json"),
     ]
+
+
+def test_replace_must_name_a_desired_alias_inside_the_targeting() -> None:
+    from vaultsync.errors import UsageError
+    from vaultsync.lifecycle.selection import check_replace
+
+    desired = [state_of(lit("provider-a", "1"), lit("consumer-a", "2"))]
+    check_replace(Selection(targets=("provider-*",), replace=("provider-a",)), desired)
+    with pytest.raises(UsageError, match="not in the desired state: nope"):
+        check_replace(Selection(replace=("nope",)), desired)
+    with pytest.raises(UsageError, match="outside --target 'provider-\\*': consumer-a"):
+        check_replace(Selection(targets=("provider-*",), replace=("consumer-a",)), desired)
+
+
+def test_a_saved_selection_is_read_back_exactly_and_garbage_is_refused() -> None:
+    sel = Selection(("p-*",), ("p-old",), ("p-a",))
+    assert Selection.from_doc(sel.to_doc()) == sel
+    assert Selection.from_doc(None) == Selection()
+    for bad in ([], {"target": "p-*"}, {"exclude": [1]}):
+        with pytest.raises(ValueError):
+            Selection.from_doc(bad)
