@@ -495,3 +495,19 @@ def test_drift_reads_a_directory_of_files_for_one_connector(devserver: Server, t
     devserver.secrets["a"] = "changed by hand"
     drifted = cli(devserver, "drift", str(folder))
     assert drifted.code == 2 and "a: value was changed outside vaultsync" in drifted.out
+
+
+def test_validate_merges_only_files_known_to_share_a_connector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-commit hook validates every changed file at once: files without a URL may be a fleet."""
+    monkeypatch.delenv("EDC_MANAGEMENT_URL", raising=False)
+    provider = write_desired(tmp_path / "provider.json", {"oauth": "p"})
+    consumer = write_desired(tmp_path / "consumer.json", {"oauth": "c"})
+    assert run_cli("validate", str(provider), str(consumer)).code == 0
+    url = {"url": "https://edc.example.com/api/management"}
+    write_desired(provider, {"oauth": "p"}, target=url)
+    write_desired(consumer, {"oauth": "c"}, target=url)
+    clash = run_cli("validate", str(provider), str(consumer))
+    assert clash.code == 1 and f"also defined in {provider}" in clash.err
+    assert (
+        run_cli("validate", str(provider), str(consumer), env={"EDC_MANAGEMENT_URL": "http://127.0.0.1:9/x"}).code == 1
+    )

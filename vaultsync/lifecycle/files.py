@@ -7,7 +7,7 @@ them is an error naming both files, reported with every other problem before any
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from vaultsync.errors import InputError, Problem
@@ -80,8 +80,11 @@ def _key(alias: str) -> str:
     return describe_key(alias)
 
 
-def move_problems(state: DesiredState, reserved: Iterable[str]) -> list[Problem]:
-    """What is wrong with the ``moved`` entries of one (merged) desired state."""
+def move_problems(state: DesiredState, reserved: Iterable[str], elsewhere: Collection[str] = ()) -> list[Problem]:
+    """What is wrong with the ``moved`` entries of one (merged) desired state.
+
+    ``elsewhere``: aliases of files that may belong to the same connector (validate, with no URL known).
+    """
     from vaultsync.desired import alias_problems
 
     reserved_set = frozenset(reserved)
@@ -105,7 +108,7 @@ def move_problems(state: DesiredState, reserved: Iterable[str]) -> list[Problem]
                     "(keep only the new one)",
                 )
             )
-        if move.dest not in state.secrets:
+        if move.dest not in state.secrets and move.dest not in elsewhere:
             problems.append(
                 Problem(
                     f"{move.where}.to",
@@ -123,17 +126,24 @@ def move_problems(state: DesiredState, reserved: Iterable[str]) -> list[Problem]
 
 
 def connector_problems(states: Sequence[DesiredState], url: str | None, reserved: Iterable[str]) -> list[Problem]:
-    """For ``validate`` (no network, no flags): files grouped by connector as far as known without a key
-    (``url``, i.e. EDC_MANAGEMENT_URL, else each file's target.url; files with neither form one group)
-    must merge without clashes and their renames must hold."""
+    """For ``validate`` (no network, no flags): files for one connector, as far as that is known without
+    flags (``url``, i.e. EDC_MANAGEMENT_URL, else each file's target.url), must merge without clashes and
+    their renames must hold. A file with no URL may belong to any connector (a fleet run later with
+    EDC_MANAGEMENT_URL set per connector, as the pre-commit hook sees it): it is checked on its own, and a
+    rename's new alias may be in any such file."""
     groups: dict[str, list[DesiredState]] = {}
+    unknown: set[str] = set()
     for state in states:
-        where = url or state.target.url or ""
-        groups.setdefault(where.rstrip("/").lower(), []).append(state)
+        where = url or state.target.url
+        if where:
+            groups.setdefault(where.rstrip("/").lower(), []).append(state)
+        else:
+            groups[f"file:{state.path}"] = [state]
+            unknown |= state.secrets.keys()
     problems: list[Problem] = []
-    for group in groups.values():
+    for key, group in groups.items():
         try:
-            problems += move_problems(merge(group), reserved)
+            problems += move_problems(merge(group), reserved, unknown if key.startswith("file:") else ())
         except InputError as exc:
             problems += exc.problems
     return problems
