@@ -334,6 +334,8 @@ def test_a_protected_alias_cannot_be_deleted_by_removing_it_from_the_file(devser
         assert refused.code == 1
         assert "would remove protected secrets: prod" in refused.err and '"protect": true' in refused.err
     assert devserver.secret_writes() == [] and devserver.secrets["prod"] == CANARY
+    drift = cli(devserver, "drift", str(file))  # read-only: reports the pending delete instead of refusing
+    assert drift.code == 0 and "prod: delete pending" in drift.out
     # Lifting protection is an apply of its own: the entry stays, without protect.
     write_desired(file, {"prod": {"value": CANARY}, "other": "x"})
     lifted = apply(devserver, str(file))

@@ -190,7 +190,9 @@ class Planned:
         )
 
 
-async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: bool) -> Planned:
+async def plan_target(
+    rt: Runtime, target: Target, client: EdcClient, *, adopt: bool, refuse_protected: bool = True
+) -> Planned:
     store = rt.store(client)
     loaded = await store.load()
     aliases = lc_planning.aliases_to_read(target.desired, loaded.record, rt.selection)
@@ -200,7 +202,8 @@ async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: 
     finally:
         progress.close()
     plan = lc_planning.plan(target.desired, observed, loaded.record, rt.selection, adopt=adopt)
-    _refuse_protected(target.desired.path, plan, loaded)
+    if refuse_protected:
+        _refuse_protected(target.desired.path, plan, loaded)
     return Planned(target, loaded, observed, plan, unsafe_deletes(plan, DeleteGuard()), rt.selection)
 
 
@@ -602,7 +605,8 @@ async def drift_files(rt: Runtime, targets: Sequence[Target]) -> list[tuple[str,
     results = []
     for target in targets:
         async with rt.client(target.conn) as client:
-            planned = await plan_target(rt, target, client, adopt=False)
+            # Read-only: a pending delete of a protected alias is reported as pending, not refused.
+            planned = await plan_target(rt, target, client, adopt=False, refuse_protected=False)
             locked_by = await vlock.holder(client, rt.flags.lock_alias)
             if locked_by:
                 rt.console.warn(
