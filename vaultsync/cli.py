@@ -324,7 +324,7 @@ def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_de
                 "a saved plan is applied exactly as planned: --adopt belongs to the plan "
                 "(vaultsync plan FILE --adopt --out PLANFILE). Nothing was written."
             )
-        if rt.selection != type(rt.selection)():
+        if rt.selection.partial or rt.selection.replace:
             raise UsageError(
                 "a saved plan is applied exactly as planned: --target, --exclude and --replace belong to the "
                 "plan (vaultsync plan FILE --target ... --out PLANFILE), which keeps them. Nothing was written."
