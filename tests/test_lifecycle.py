@@ -367,6 +367,8 @@ def test_target_touches_only_the_matching_aliases(devserver: Server, tmp_path: P
     assert [c["alias"] for c in doc["changes"]] == ["provider-a"]
     text = cli(devserver, "plan", str(file), "--target", "provider-*")
     assert "Partial plan: only aliases matching --target 'provider-*'" in text.out
+    typo = cli(devserver, "plan", str(file), "--target", "provder-*")
+    assert typo.code == 0 and "--target 'provder-*' matches no alias" in typo.err
     markdown = cli(devserver, "plan", str(file), "--target", "provider-*", "--format", "markdown")
     assert "**Partial plan:**" in markdown.out
     devserver.reset_log()

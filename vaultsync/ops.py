@@ -29,7 +29,7 @@ from vaultsync.lifecycle import files as lc_files
 from vaultsync.lifecycle import planning as lc_planning
 from vaultsync.lifecycle import record as lc_record
 from vaultsync.lifecycle.generate import comparable
-from vaultsync.lifecycle.selection import Selection, check_replace
+from vaultsync.lifecycle.selection import Selection, check_replace, unmatched
 from vaultsync.model import DesiredSecret, DesiredState
 from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, unsafe_deletes
 from vaultsync.render import PlanReport
@@ -196,6 +196,8 @@ async def plan_target(
     store = rt.store(client)
     loaded = await store.load()
     aliases = lc_planning.aliases_to_read(target.desired, loaded.record, rt.selection)
+    for pattern in unmatched(rt.selection, target.desired.secrets.keys() | loaded.record.managed.keys()):
+        rt.console.warn(f"{printable(target.desired.path)}: --target {printable(pattern)!r} matches no alias")
     progress = rt.progress(f"reading {target.desired.path}", len(aliases))
     try:
         observed = await read_values(client, aliases, rt.flags.parallelism, progress, stop=rt.stop)

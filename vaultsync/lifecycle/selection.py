@@ -59,6 +59,16 @@ class Selection:
         return Selection(strings("target"), strings("exclude"), strings("replace"))
 
 
+def unmatched(selection: Selection, aliases: Iterable[str]) -> list[str]:
+    """The --target patterns that match none of ``aliases`` (a typo makes an empty plan, silently otherwise)."""
+    left = list(selection.targets)
+    for alias in aliases:
+        left = [p for p in left if not fnmatchcase(alias, p)]
+        if not left:
+            break
+    return left
+
+
 EVERYTHING = Selection()
 
 
