@@ -515,3 +515,13 @@ def test_validate_merges_only_files_known_to_share_a_connector(tmp_path: Path, m
     assert (
         run_cli("validate", str(provider), str(consumer), env={"EDC_MANAGEMENT_URL": "http://127.0.0.1:9/x"}).code == 1
     )
+
+
+def test_a_directory_skips_the_sops_value_files_beside_its_desired_files(tmp_path: Path) -> None:
+    from vaultsync.lifecycle.files import expand
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "sops"
+    assert [Path(f).name for f in expand([str(example)])] == ["connector.sops.json"]
+    (tmp_path / "values.json").write_text(json.dumps({"token": "ENC[...]", "sops": {"version": "3.9"}}))
+    (tmp_path / "broken.json").write_text("{not json")
+    assert [Path(f).name for f in expand([str(tmp_path)])] == ["broken.json"]  # loading it says what is wrong

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from vaultsync.errors import InputError, Problem, UsageError
 from vaultsync.model import DEFAULT_LOCK_ALIAS, DEFAULT_STATE_ALIAS, Target
+from vaultsync.sources import CommandPolicy
 from vaultsync.text import printable
 
 
@@ -29,6 +30,7 @@ class Flags:
     state_file: str | None = None
     state_alias: str = DEFAULT_STATE_ALIAS
     lock_alias: str = DEFAULT_LOCK_ALIAS
+    commands: CommandPolicy = "refuse"  # fromCommand: run (--allow-commands), refuse, or check only
 
     @property
     def reserved(self) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-SourceKind = Literal["value", "fromEnv", "fromFile", "json", "generate"]
+SourceKind = Literal["value", "fromEnv", "fromFile", "json", "fromSops", "fromCommand", "generate"]
 
 DEFAULT_STATE_ALIAS = "vaultsync-state"
 DEFAULT_LOCK_ALIAS = "vaultsync-lock"
@@ -30,13 +30,14 @@ class DesiredSecret:
     kind: SourceKind
     value: str = field(repr=False)
     description: str | None = None
+    structured: bool = False  # a JSON document from elsewhere (fromSops with "json": true)
     # Lifecycle (see vaultsync/lifecycle): a generate entry has no value until apply makes one.
     protect: bool = False
     generate: GenerateSpec | None = None
 
     @property
     def is_json(self) -> bool:
-        return self.kind == "json"
+        return self.kind == "json" or self.structured
 
     @property
     def is_generated(self) -> bool:

@@ -13,16 +13,19 @@ from pathlib import Path
 from vaultsync.errors import InputError, Problem
 from vaultsync.model import DesiredSecret, DesiredState
 
+MAX_PEEK = 64 * 1024 * 1024  # as desired.MAX_FILE_BYTES: a larger file is refused when it is loaded
+
 
 def expand(args: Sequence[str]) -> list[str]:
     """FILE and DIRECTORY arguments as files: a directory stands for its ``*.json`` files, sorted, not
-    recursive. A file named twice (directly, or also through its directory) counts once."""
+    recursive (sops-encrypted value files beside them excepted). A file named twice (directly, or also
+    through its directory) counts once."""
     files: list[str] = []
     problems: list[Problem] = []
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            found = sorted(str(p) for p in path.glob("*.json") if p.is_file())
+            found = sorted(str(p) for p in path.glob("*.json") if p.is_file() and not _sops_values(p))
             if not found:
                 problems.append(
                     Problem(arg, "is a directory with no *.json desired-state files (subfolders are not read)")
@@ -40,6 +43,18 @@ def expand(args: Sequence[str]) -> list[str]:
             seen.add(key)
             unique.append(file)
     return unique
+
+
+def _sops_values(path: Path) -> bool:
+    """A sops-encrypted file of values (read through fromSops), not a desired-state file: it has a top-level
+    "sops" key and no "secrets" (sops keeps a document's keys, so an encrypted desired-state file has one).
+    A directory holds both kinds side by side; only desired-state files stand for the directory."""
+    try:
+        with path.open("rb") as handle:
+            doc = json.loads(handle.read(MAX_PEEK))
+    except (OSError, ValueError, RecursionError):
+        return False  # loading it reports what is wrong
+    return isinstance(doc, dict) and "sops" in doc and "secrets" not in doc
 
 
 def merge(states: Sequence[DesiredState]) -> DesiredState:
