@@ -8,8 +8,12 @@ method), the exit code and the words of the message; and that no value ever reac
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import string
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -525,3 +529,38 @@ def test_a_directory_skips_the_sops_value_files_beside_its_desired_files(tmp_pat
     (tmp_path / "values.json").write_text(json.dumps({"token": "ENC[...]", "sops": {"version": "3.9"}}))
     (tmp_path / "broken.json").write_text("{not json")
     assert [Path(f).name for f in expand([str(tmp_path)])] == ["broken.json"]  # loading it says what is wrong
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_rename_interrupted_by_a_signal_between_post_and_delete_converges(
+    devserver: Server, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """A real process, signalled while its POST of the new alias is in flight: the POST finishes and is
+    recorded, the DELETE never starts, and the next apply deletes the old alias only."""
+    _managed_old(devserver, tmp_path)
+    file = _renamed(tmp_path)
+    devserver.server.faults.add(Fault("delay", method="POST", alias="new", delay=1.0))
+    env = {**os.environ, "EDC_MANAGEMENT_URL": devserver.url, "NO_COLOR": "1"}
+    devserver.reset_log()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vaultsync", "apply", str(file), "--auto-approve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if not devserver.server.faults.wait_for_hits(1, timeout=30):
+        proc.kill()
+        pytest.fail("the POST of the new alias never arrived:\n" + "\n".join(proc.communicate()))
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert CANARY not in out + err and "Traceback" not in err
+    assert devserver.secret_writes() == [("POST", "new")]
+    assert devserver.secrets["new"] == CANARY + "old" and devserver.secrets["old"] == CANARY + "old"
+    assert {"old", "new"} <= set(state(devserver)) and "vaultsync-lock" not in devserver.secrets
+    devserver.reset_log()
+    again = apply(devserver, str(file))
+    assert again.code == 0, again.err
+    assert devserver.secret_writes() == [("DELETE", "old")]
+    assert devserver.secrets["new"] == CANARY + "old" and set(state(devserver)) == {"new"}
