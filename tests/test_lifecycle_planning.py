@@ -100,6 +100,8 @@ MOVE = (Move("old", "new", "d.json: moved[0]"),)
         # the new alias exists unmanaged with another value, or the old one is not ours
         ({"old": "v", "new": "other"}, ("old",), {"new": "conflict"}),
         ({"old": "v", "new": None}, (), {"new": "conflict"}),
+        # done long ago; someone made an unrelated alias of the old name since: not ours, not a conflict
+        ({"old": "x", "new": "v"}, ("new",), {"new": "no-op"}),
     ],
 )
 def test_renames(vault: dict[str, str | None], managed: tuple[str, ...], expected: dict[str, str]) -> None:

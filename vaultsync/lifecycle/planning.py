@@ -114,6 +114,8 @@ def _move(
             note = f"renamed to {printable(dest)}: gone from the vault"
             out[src] = Change(src, Action.NOOP, True, forget=True, note=note)
         return out
+    if not src_managed and new is not None:  # done earlier: an unmanaged alias of the old name is not ours
+        return out
     if not src_managed:
         note = (
             f"cannot rename from {printable(src)}: it is in the vault but not managed by vaultsync; "
