@@ -450,7 +450,7 @@ def drift(files: tuple[str, ...], fmt: str, **kw: Any) -> None:
     """Read-only: detect changes made to managed secrets outside vaultsync.
 
     Exit 0 without drift, 2 with drift, 1 on error. Changes still pending in
-    the file are listed but are not drift.
+    the file are listed but are not drift. FILES may be directories (their *.json files).
     """
     from vaultsync import ops, render
 
