@@ -21,6 +21,7 @@ import pytest
 from conftest import CANARY, Result, Server, run_cli, write_desired
 
 from vaultsync.devserver import Fault
+from vaultsync.statecodec import unpack
 
 
 def cli(server: Server, *args: str) -> Result:
@@ -35,7 +36,9 @@ def apply(server: Server, *args: str) -> Result:
 
 
 def state(server: Server) -> dict[str, Any]:
-    managed: dict[str, Any] = json.loads(server.secrets["vaultsync-state"])["managed"]
+    """The managed aliases as the vault's state alias records them (decoded from its compressed envelope)."""
+    text = unpack(server.secrets["vaultsync-state"], dict(server.secrets), "state")
+    managed: dict[str, Any] = json.loads(text)["managed"]
     return managed
 
 
@@ -213,7 +216,7 @@ def test_a_saved_plan_keeps_replace(devserver: Server, tmp_path: Path) -> None:
     assert apply(devserver, str(file)).code == 0
     saved = tmp_path / "p.plan"
     assert cli(devserver, "plan", str(file), "--replace", "a", "--out", str(saved)).code == 0
-    assert json.loads(saved.read_text())["targets"][0]["selection"]["replace"] == ["a"]
+    assert json.loads(saved.read_text())["targets"][0]["inputs"]["selection"]["replace"] == ["a"]
     devserver.reset_log()
     assert cli(devserver, "apply", str(saved)).code == 0
     assert devserver.secret_writes() == [("PUT", "a")]
@@ -485,7 +488,7 @@ def test_a_saved_rename_applies_once_and_a_tampered_one_is_refused(devserver: Se
     tampered.write_text(json.dumps(doc))
     devserver.reset_log()
     refused = cli(devserver, "apply", str(tampered))
-    assert refused.code == 1 and "renames no longer asked for" in refused.err
+    assert refused.code == 1 and "its seal does not match" in refused.err
     assert devserver.secret_writes() == []
     applied = cli(devserver, "apply", str(saved))
     assert applied.code == 0, applied.err
@@ -564,3 +567,18 @@ def test_a_rename_interrupted_by_a_signal_between_post_and_delete_converges(
     assert again.code == 0, again.err
     assert devserver.secret_writes() == [("DELETE", "old")]
     assert devserver.secrets["new"] == CANARY + "old" and set(state(devserver)) == {"new"}
+
+
+def test_a_saved_plan_of_a_directory_records_every_file_and_applies(devserver: Server, tmp_path: Path) -> None:
+    folder = tmp_path / "provider"
+    folder.mkdir()
+    write_desired(folder / "a.json", {"a": CANARY + "a"})
+    write_desired(folder / "b.json", {"b": {"generate": {"length": 24}}})
+    saved = tmp_path / "p.plan"
+    assert cli(devserver, "plan", str(folder), "--out", str(saved)).code == 0
+    assert len(json.loads(saved.read_text())["targets"][0]["inputs"]["files"]) == 2
+    devserver.reset_log()
+    applied = cli(devserver, "apply", str(saved))
+    assert applied.code == 0, applied.err
+    assert sorted(devserver.secret_writes()) == [("POST", "a"), ("POST", "b")]
+    assert len(devserver.secrets["b"]) == 24 and devserver.secrets["b"] not in applied.both + saved.read_text()

@@ -22,6 +22,8 @@ import pytest
 from conftest import CANARY, Result, run_cli, write_desired
 from edc_fixtures import runtime
 
+from vaultsync.statecodec import unpack
+
 pytest_plugins = ("edc_fixtures",)
 pytestmark = pytest.mark.edc
 
@@ -102,7 +104,7 @@ class Edc:
     def state(self) -> dict[str, Any]:
         raw = self.get(self.state_alias)
         assert raw is not None
-        managed: dict[str, Any] = json.loads(raw)["managed"]
+        managed: dict[str, Any] = json.loads(unpack(raw, {}, "state"))["managed"]
         return managed
 
     def secret_writes(self) -> list[tuple[str, str]]:

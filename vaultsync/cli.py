@@ -50,7 +50,7 @@ def alias_options(func: F) -> F:
         default="vaultsync-state",
         show_default=True,
         metavar="ALIAS",
-        help="Reserved alias holding vaultsync's state (and its fingerprint key).",
+        help="Reserved alias holding vaultsync's state and key (a large state also uses ALIAS-2, ALIAS-3, ...).",
     )(func)
     func = click.option(
         "--lock-alias",
@@ -93,6 +93,13 @@ def lifecycle_options(func: F) -> F:
     return func
 
 
+allow_outside_files_option = click.option(
+    "--allow-outside-files",
+    is_flag=True,
+    help="Let fromFile read outside the desired-state file's folder tree (refused by default).",
+)
+
+
 def connection_options(func: F) -> F:
     """Target, credentials and transport settings, defined once for every command that talks."""
     options = [
@@ -132,6 +139,7 @@ def connection_options(func: F) -> F:
         click.option("--ca-bundle", metavar="PATH", help="CA certificates (PEM) to verify the server with."),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (testing only; warns)."),
         click.option("--state-file", metavar="PATH", help="Keep state in this local file instead of the vault."),
+        allow_outside_files_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -156,6 +164,7 @@ def _runtime(kw: dict[str, Any]) -> Runtime:
         lock_alias=kw.get("lock_alias", "vaultsync-lock"),
         # Commands offering --allow-commands use values; the others (import, state...) never run programs.
         commands=("run" if kw["allow_commands"] else "refuse") if "allow_commands" in kw else "check",
+        allow_outside_files=kw.get("allow_outside_files", False),
     )
     check_reserved(flags.state_alias, flags.lock_alias)
     from vaultsync.lifecycle.selection import make
@@ -212,9 +221,10 @@ def cli() -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--skip-env", is_flag=True, help="Do not require fromEnv variables to be set (for pre-commit hooks).")
+@allow_outside_files_option
 @alias_options
 @output_options
-def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
+def validate(files: tuple[str, ...], skip_env: bool, allow_outside_files: bool, **kw: Any) -> None:
     """Check desired-state FILES (or directories of *.json files): schema and references only, no network.
 
     Files for the same connector are checked together: an alias in two of them, and renames (moved).
@@ -234,7 +244,13 @@ def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
     states: list[DesiredState] = []
     for file in expand(files):
         try:
-            state = load_desired(file, env=_AnyEnv(env) if skip_env else env, reserved=reserved, sources=sources)
+            state = load_desired(
+                file,
+                env=_AnyEnv(env) if skip_env else env,
+                reserved=reserved,
+                sources=sources,
+                allow_outside_files=allow_outside_files,
+            )
         except InputError as exc:
             problems.extend(exc.problems)
             continue
@@ -515,7 +531,12 @@ def force_unlock(lock_id: str, file: str, **kw: Any) -> None:
 
 
 @cli.command("dev-server", context_settings=CONTEXT)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on (0.0.0.0: all of them; warns loudly without --api-key-file).",
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=8181, show_default=True, help="0 picks a free port.")
 @click.option("--api-key-file", type=click.Path(dir_okay=False), help="Require this X-Api-Key (default: open).")
 @click.option("--data", type=click.Path(dir_okay=False), help="Persist secrets to this JSON file (default: memory).")
@@ -525,12 +546,16 @@ def dev_server(host: str, port: int, api_key_file: str | None, data: str | None)
 
     from vaultsync.config import read_key_file
     from vaultsync.devserver import serve
+    from vaultsync.exposure import announcement
 
     key = read_key_file(api_key_file) if api_key_file else None
 
     def announce(line: str) -> None:
-        click.echo(line)
+        shown, notes = announcement(line, host, has_key=key is not None)
+        click.echo(shown)
         sys.stdout.flush()
+        for note in notes:
+            click.echo(note, err=True)
         click.echo(
             f"# serving the v3 and v4 secrets API{' (X-Api-Key required)' if key else ''}; Ctrl-C stops",
             err=True,
@@ -562,7 +587,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except VaultsyncError as exc:
         color = wants_color(sys.stderr, "--no-color" in (argv or sys.argv))
-        Console(color=False, err_color=color).error(str(exc))
+        console = Console(color=False, err_color=color)
+        console.error(str(exc))
+        for note in getattr(exc, "__notes__", ()):  # what else went wrong on the way out (a lock left behind)
+            console.error(str(note))
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("\nInterrupted.", err=True)

@@ -31,6 +31,7 @@ class Flags:
     state_alias: str = DEFAULT_STATE_ALIAS
     lock_alias: str = DEFAULT_LOCK_ALIAS
     commands: CommandPolicy = "refuse"  # fromCommand: run (--allow-commands), refuse, or check only
+    allow_outside_files: bool = False  # fromFile may read outside the desired-state file's folder tree
 
     @property
     def reserved(self) -> tuple[str, str]:

@@ -24,6 +24,8 @@ from urllib.parse import quote
 from vaultsync.errors import InputError, Problem
 from vaultsync.model import DesiredSecret, DesiredState, GenerateSpec, Move, SourceKind, Target, canonical_json
 from vaultsync.sources import Sources
+from vaultsync.sources.paths import outside_problem
+from vaultsync.statecodec import is_reserved
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -394,19 +396,19 @@ def _read_file_value(base: Path, ref: str) -> tuple[str | None, str | None]:
 
 
 def _resolve(
-    alias: str, entry: Any, base: Path, env: Mapping[str, str], sources: Sources
+    alias: str, entry: Any, base: Path, env: Mapping[str, str], sources: Sources, allow_outside_files: bool = False
 ) -> tuple[DesiredSecret | None, list[tuple[str, str]]]:
     """Turn one schema-valid entry into a DesiredSecret, or say why it cannot be."""
     if isinstance(entry, str):
         return DesiredSecret(alias, "value", entry), []
-    secret, problems = _resolve_source(alias, entry, base, env, sources)
+    secret, problems = _resolve_source(alias, entry, base, env, sources, allow_outside_files)
     if secret is not None and entry.get("protect") is True:
         secret = replace(secret, protect=True)
     return secret, problems
 
 
 def _resolve_source(
-    alias: str, entry: dict[str, Any], base: Path, env: Mapping[str, str], sources: Sources
+    alias: str, entry: dict[str, Any], base: Path, env: Mapping[str, str], sources: Sources, allow_outside_files: bool
 ) -> tuple[DesiredSecret | None, list[tuple[str, str]]]:
     description = entry.get("description")
     kind: SourceKind = next(k for k in ENTRY_KEYS if k in entry)
@@ -437,6 +439,9 @@ def _resolve_source(
             return None, [(kind, problem or "unreadable")]
         structured = kind == "fromSops" and ref.get("json") is True
         return DesiredSecret(alias, kind, found, description, structured), []
+    outside = None if allow_outside_files else outside_problem(base, ref)
+    if outside is not None:
+        return None, [("fromFile", outside)]
     value_or_none, problem = _read_file_value(base, ref)
     if problem is not None or value_or_none is None:
         return None, [("fromFile", problem or "unreadable")]
@@ -451,6 +456,7 @@ def parse_desired(
     reserved: Iterable[str],
     base_dir: Path | None = None,
     sources: Sources | None = None,
+    allow_outside_files: bool = False,
 ) -> DesiredState:
     """Validate ``data`` (the bytes of the file at ``path``) and resolve every reference.
 
@@ -479,7 +485,7 @@ def parse_desired(
     base = base_dir if base_dir is not None else Path(path).resolve().parent
     secrets: dict[str, DesiredSecret] = {}
     for alias, entry in doc["secrets"].items():
-        if alias in reserved_set:
+        if is_reserved(alias, reserved_set):  # the state's shards (ALIAS-2, ...) too
             problems.append(
                 Problem(
                     f"{path}: secrets{describe_key(alias)}",
@@ -501,7 +507,7 @@ def parse_desired(
                 )
             )
             continue
-        secret, issues = _resolve(alias, entry, base, env, sources)
+        secret, issues = _resolve(alias, entry, base, env, sources, allow_outside_files)
         for field_name, message in issues:
             problems.append(Problem(f"{path}: secrets{describe_key(alias)}.{field_name}", message))
         if secret is not None:
@@ -515,9 +521,14 @@ def parse_desired(
 
 
 def load_desired(
-    path: str, *, env: Mapping[str, str], reserved: Iterable[str], sources: Sources | None = None
+    path: str,
+    *,
+    env: Mapping[str, str],
+    reserved: Iterable[str],
+    sources: Sources | None = None,
+    allow_outside_files: bool = False,
 ) -> DesiredState:
-    """Read and validate the desired-state file at ``path``."""
+    """Read and validate the desired-state file at ``path`` (``fromFile`` confined to its folder unless allowed)."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -526,7 +537,9 @@ def load_desired(
         raise InputError([Problem(path, "is a directory, not a desired-state file")]) from None
     except OSError as exc:
         raise InputError([Problem(path, f"cannot read: {exc.strerror}")]) from None
-    return parse_desired(path, data, env=env, reserved=reserved, sources=sources)
+    return parse_desired(
+        path, data, env=env, reserved=reserved, sources=sources, allow_outside_files=allow_outside_files
+    )
 
 
 def alias_problems(alias: str) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vaultsync.errors import InputError, Problem
 from vaultsync.model import DesiredSecret, DesiredState
+from vaultsync.statecodec import is_reserved
 
 MAX_PEEK = 64 * 1024 * 1024  # as desired.MAX_FILE_BYTES: a larger file is refused when it is loaded
 
@@ -113,7 +114,7 @@ def move_problems(state: DesiredState, reserved: Iterable[str], elsewhere: Colle
         name = json.dumps(move.source)
         if move.source == move.dest:
             problems.append(Problem(move.where, "from and to are the same alias"))
-        if move.source in reserved_set:
+        if is_reserved(move.source, reserved_set):  # the state alias, its shards, the lock
             problems.append(Problem(f"{move.where}.from", f"{name} is reserved for vaultsync's own state and lock"))
         if move.source in state.secrets:
             problems.append(
