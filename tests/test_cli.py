@@ -372,7 +372,7 @@ def test_bad_api_version_in_the_environment_is_refused_before_any_request(
     path = write_desired(tmp_path / "d.json", {"a": "x"})
     result = run_cli("plan", str(path), env=env_for | {"EDC_API_VERSION": "v5"})
     assert result.code == 1
-    assert "v3 or v4" in result.err
+    assert "API version must be auto, v3, v4beta or v4" in result.err
     assert devserver.requests == []
 
 

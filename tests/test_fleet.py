@@ -34,9 +34,10 @@ class Fleet:
         return [str(self.provider_file), str(self.consumer_file)]
 
     def write(self, provider: dict[str, object], consumer: dict[str, object]) -> None:
-        target = {"url": self.provider.url, "apiKeyEnv": "PROVIDER_API_KEY"}
+        target = {"url": self.provider.url, "apiKeyEnv": "PROVIDER_API_KEY", "apiVersion": "v3"}
         write_desired(self.provider_file, provider, target=target)
-        write_desired(self.consumer_file, consumer, target={"url": self.consumer.url, "apiKeyEnv": "CONSUMER_API_KEY"})
+        other = {"url": self.consumer.url, "apiKeyEnv": "CONSUMER_API_KEY", "apiVersion": "v3"}
+        write_desired(self.consumer_file, consumer, target=other)
 
     def reset_logs(self) -> None:
         self.provider.reset_log()
@@ -227,7 +228,9 @@ def test_two_files_for_the_same_connector_are_merged(fleet: Fleet, tmp_path: Pat
 
 def test_host_case_and_default_ports_are_the_same_connector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EDC_MANAGEMENT_URL", raising=False)
-    a = write_desired(tmp_path / "a.json", {"a": "x"}, target={"url": "https://edc.example.com/api/management"})
+    a = write_desired(
+        tmp_path / "a.json", {"a": "x"}, target={"url": "https://edc.example.com/api/management", "apiVersion": "v3"}
+    )
     b = write_desired(
         tmp_path / "b.json",
         {"b": "x"},

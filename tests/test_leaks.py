@@ -52,7 +52,7 @@ class World:
 
     def run(self, *args: str, key_file: bool = False, stdin: str = "") -> Result:
         """Run vaultsync and assert that neither a value nor the key appears anywhere in its output."""
-        env = {"EDC_MANAGEMENT_URL": self.server.url, "LEAK_TEST_SECRET": ENV_VALUE}
+        env = {"EDC_MANAGEMENT_URL": self.server.url, "EDC_API_VERSION": "v3", "LEAK_TEST_SECRET": ENV_VALUE}
         extra: tuple[str, ...] = ()
         if key_file:
             (self.root / "key").write_text(KEY + "\n")
@@ -199,6 +199,7 @@ def test_an_error_page_quoting_the_key_never_repeats_it(world: World) -> None:
 
 def test_a_wrong_key_is_refused_without_printing_either_key(world: World) -> None:
     env = {"EDC_MANAGEMENT_URL": world.server.url, "EDC_API_KEY": KEY + "-wrong", "LEAK_TEST_SECRET": ENV_VALUE}
+    env["EDC_API_VERSION"] = "v3"
     result = run_cli("plan", str(world.file), "-v", env=env)
     assert result.code == 1
     assert "the API key was refused" in result.err

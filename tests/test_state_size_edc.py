@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CANARY, Result, run_cli, write_desired
-from edc_fixtures import Connectors, edc_versions, http_client, no_secrets_api_reason, runtime, secrets_api_built
+from edc_fixtures import http_client, runtime
 
 from vaultsync.statecodec import LIMIT
 
@@ -20,17 +20,6 @@ pytest_plugins = ("edc_fixtures",)
 pytestmark = pytest.mark.edc
 
 COUNT = 600  # about 400 fit in the head alone
-
-
-@pytest.fixture
-def edc(edc_connectors: Connectors) -> runtime.Connector:
-    version = edc_versions()[0]
-    if not secrets_api_built(version):
-        pytest.skip(no_secrets_api_reason(version, "v3"))
-    connector = edc_connectors.get(version)
-    if "v3" not in connector.secrets_api:
-        pytest.skip(no_secrets_api_reason(version, "v3"))
-    return connector
 
 
 def test_a_sharded_state_round_trips_on_a_real_connector(edc: runtime.Connector, tmp_path: Path) -> None:

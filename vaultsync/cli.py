@@ -112,8 +112,8 @@ def connection_options(func: F) -> F:
         ),
         click.option(
             "--api-version",
-            type=click.Choice(["v3", "v4"]),
-            help="Management API version [env EDC_API_VERSION; default v3].",
+            type=click.Choice(["auto", "v3", "v4beta", "v4"]),
+            help="Secrets API version; auto probes v4, v3, v4beta [env EDC_API_VERSION; default auto].",
         ),
         click.option(
             "--parallelism",
@@ -212,7 +212,7 @@ def cli() -> None:
 
     \b
     Connection: --url / EDC_MANAGEMENT_URL, --api-key-file / EDC_API_KEY,
-    --api-version / EDC_API_VERSION (v3 default, v4 on EDC 0.17+).
+    --api-version / EDC_API_VERSION (auto by default: probes v4, v3, v4beta once per run).
     Shell completion: eval "$(_VAULTSYNC_COMPLETE=bash_source vaultsync)"
     (zsh_source, fish_source for other shells).
     """
@@ -541,7 +541,7 @@ def force_unlock(lock_id: str, file: str, **kw: Any) -> None:
 @click.option("--api-key-file", type=click.Path(dir_okay=False), help="Require this X-Api-Key (default: open).")
 @click.option("--data", type=click.Path(dir_okay=False), help="Persist secrets to this JSON file (default: memory).")
 def dev_server(host: str, port: int, api_key_file: str | None, data: str | None) -> None:
-    """Run an embedded EDC-compatible secrets API (v3 and v4) for demos and tests. Not a vault."""
+    """Run an embedded EDC-compatible secrets API (v3, v4beta and v4) for demos and tests. Not a vault."""
     from pathlib import Path
 
     from vaultsync.config import read_key_file
@@ -557,7 +557,7 @@ def dev_server(host: str, port: int, api_key_file: str | None, data: str | None)
         for note in notes:
             click.echo(note, err=True)
         click.echo(
-            f"# serving the v3 and v4 secrets API{' (X-Api-Key required)' if key else ''}; Ctrl-C stops",
+            f"# serving the v3, v4beta and v4 secrets API{' (X-Api-Key required)' if key else ''}; Ctrl-C stops",
             err=True,
         )
 

@@ -41,11 +41,11 @@ VALUE_KEYS = ("value", "edc:value", EDC_NS + "value")
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_BACKOFF = 30.0
 MAX_RETRY_AFTER = 120.0
-API_VERSIONS = ("v3", "v4")
+API_VERSIONS = ("v3", "v4beta", "v4")  # v4beta (EDC 0.15-0.16) and v4 (0.17+): same bodies, other path
 NOT_SERVED = (
-    "this URL does not serve the EDC secrets API (the 404 is not EDC's ObjectNotFound answer); check the base URL "
+    "this URL does not serve the EDC secrets API (the answer is not EDC's); check the base URL "
     "(--url / EDC_MANAGEMENT_URL, the management API with its path, e.g. http://HOST:8181/api/management) and "
-    "--api-version (v4 needs EDC 0.17+; v3 was removed after EDC 0.18)"
+    "--api-version (auto detects it; v4 needs EDC 0.17+, v4beta is EDC 0.15-0.16; v3 was removed after EDC 0.18)"
 )
 
 NOT_EDC = (
@@ -98,7 +98,7 @@ def tls_context(ca_bundle: str) -> ssl.SSLContext:
 
 def secret_body(api_version: str, alias: str, value: str) -> dict[str, Any]:
     """The POST/PUT body EDC expects for ``api_version``."""
-    if api_version == "v4":
+    if api_version != "v3":
         return {"@context": [V4_CONTEXT], "@type": "Secret", "@id": alias, "value": value}
     return {"@context": {"@vocab": EDC_NS}, "@type": "Secret", "@id": alias, "value": value}
 
@@ -171,7 +171,8 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 class EdcClient:
-    """Async client for ``/{v3,v4}/secrets`` with retries. Use as ``async with``."""
+    """Async client for ``/{v3,v4beta,v4}/secrets`` with retries. Use as ``async with``: with
+    ``api_version="auto"`` entering it detects the version (``detect_version``)."""
 
     def __init__(
         self,
@@ -183,8 +184,9 @@ class EdcClient:
         transport: httpx.AsyncBaseTransport | None = None,
         on_event: Callable[[RequestEvent], None] | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        on_version: Callable[[str], None] | None = None,
     ) -> None:
-        if api_version not in API_VERSIONS:
+        if api_version not in (*API_VERSIONS, "auto"):
             raise ValueError(f"unknown API version {api_version!r}")
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
@@ -192,6 +194,7 @@ class EdcClient:
         self._has_key = bool(api_key)
         self._api_key = api_key  # kept only to scrub it from transport error texts
         self._on_event = on_event
+        self._on_version = on_version
         self._sleep = sleep
         headers = {"Accept": "application/json"}
         if api_key:
@@ -211,7 +214,34 @@ class EdcClient:
         self._base_path = urlsplit(self.base_url).path
 
     async def __aenter__(self) -> EdcClient:
+        if self.api_version == "auto":
+            try:
+                await self.detect_version()
+            except BaseException:
+                await self.aclose()
+                raise
         return self
+
+    async def detect_version(self) -> str:
+        """Probe v4, v3, v4beta (see versions.py) and use the first served; once, before anything else."""
+        from vaultsync import versions
+
+        answers = []
+        alias = versions.probe_alias()
+        for version in versions.PROBE_ORDER:
+            url = f"{self.base_url}/{version}/secrets/{quote(alias, safe='')}"
+            response, _ = await self._send("GET", url)
+            answer = versions.classify(version, response)
+            answers.append(answer)
+            if answer.kind == "key-refused":
+                raise self._error("GET", url, response)
+            if answer.kind == "served":
+                self.api_version = version
+                self._collection = f"{self.base_url}/{version}/secrets"
+                if self._on_version is not None:
+                    self._on_version(versions.chosen_message(version, answers))
+                return version
+        raise versions.NotServedError(versions.not_served_message(self.base_url, answers))
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
@@ -305,7 +335,9 @@ class EdcClient:
             location = _redact(printable(response.headers.get("location", "(no Location header)")), self._api_key)
             return ApiError(method, shown, status, f"redirected to {location}; use the final URL as --url")
         detail = self._detail(response, secret)
-        if status == 404 and not _edc_not_found(response):
+        if (status == 404 and not _edc_not_found(response)) or status == 405:
+            # A served secrets API allows every method vaultsync sends: a 405 (Jetty's answer to a POST on a
+            # path nothing serves) and a 404 that is not EDC's mean a wrong base URL or API version.
             return ApiError(method, shown, status, f"{detail}: {NOT_SERVED}")
         if status == 404:
             return NotFoundError(method, shown, status, f"no secret {printable(alias or '')!s} in the vault: {detail}")

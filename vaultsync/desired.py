@@ -241,7 +241,7 @@ _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 # when the schema's rules change, see _FAST_RULES) goes to jsonschema, so messages stay exactly its messages.
 _ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list, "errorMessage": dict}
 # sha256 of the schema's rules without annotations: update it together with the checks below.
-_FAST_RULES = "4e66464d7436b7f971e3eb381560cdae98644a17e3c43df9f06a523718d504d3"
+_FAST_RULES = "17bf6e8a7347143b6254ae45ec39abcbbc8be078a465d48c0d2c54f9db87c155"
 
 
 def _rules(node: Any) -> Any:
@@ -324,8 +324,8 @@ def _plain_top(doc: dict[str, Any], checks: tuple[Any, ...]) -> bool:
     for key, pattern in (("url", url), ("apiKeyEnv", key_env)):
         if key in target and not (isinstance(target[key], str) and pattern.search(target[key])):
             return False
-    version = target.get("apiVersion", "v3")
-    return isinstance(version, str) and version in ("v3", "v4")
+    version = target.get("apiVersion", "auto")
+    return isinstance(version, str) and version in ("auto", "v3", "v4beta", "v4")
 
 
 def _for_schema(doc: Any) -> tuple[bool, Any]:

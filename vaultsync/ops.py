@@ -69,6 +69,7 @@ class Runtime:
             options,
             transport=self.transport,
             on_event=self._log if self.verbose else None,
+            on_version=self.console.log if self.verbose else None,
         )
 
     def _log(self, event: RequestEvent) -> None:
@@ -137,7 +138,7 @@ def prepare(rt: Runtime, files: Sequence[str]) -> list[Target]:
         disagreement = _disagreement(rt, group)
         if disagreement:
             problems.append(disagreement)
-        targets.append(Target(merged, group[0][1]))
+        targets.append(Target(merged, _merged_connection(group)))
     if problems:
         raise InputError(problems)
     if rt.flags.state_file and len(targets) > 1:
@@ -149,11 +150,19 @@ def prepare(rt: Runtime, files: Sequence[str]) -> list[Target]:
     return targets
 
 
+def _merged_connection(group: Sequence[tuple[DesiredState, Connection]]) -> Connection:
+    """The connection of merged files: the first file's, with the API version one of them names (if any)."""
+    conn = group[0][1]
+    named = [c.api_version for _, c in group if c.api_version != "auto"]
+    return replace(conn, api_version=named[0]) if named else conn
+
+
 def _disagreement(rt: Runtime, group: Sequence[tuple[DesiredState, Connection]]) -> Problem | None:
     """Files merged for one connector must agree on how to talk to it."""
     first, conn = group[0]
     for desired, other in group[1:]:
-        what = "API version" if other.api_version != conn.api_version else ""
+        versions = {other.api_version, conn.api_version} - {"auto"}  # "auto": the file does not say
+        what = "API version" if len(versions) > 1 else ""
         what = what or ("API key" if other.api_key != conn.api_key else "")
         if what:
             overridden = rt.flags.url or rt.env.get("EDC_MANAGEMENT_URL")
@@ -205,6 +214,8 @@ class Planned:
 async def plan_target(
     rt: Runtime, target: Target, client: EdcClient, *, adopt: bool, refuse_protected: bool = True
 ) -> Planned:
+    # The version the client detected ("auto") is the one the plan shows and a saved plan keeps.
+    target = replace(target, conn=replace(target.conn, api_version=client.api_version))
     store = rt.store(client)
     loaded = await store.load()
     aliases = lc_planning.aliases_to_read(target.desired, loaded.record, rt.selection)
@@ -498,7 +509,7 @@ async def plan_files(
             reports.append(planned.report())
             if out is not None:
                 await rt.store(client).ensure_key(planned.loaded)
-                inputs = _plan_inputs(rt, target, adopt=adopt, allow_mass_delete=allow_mass_delete)
+                inputs = _plan_inputs(rt, planned.target, adopt=adopt, allow_mass_delete=allow_mass_delete)
                 saved.append(_saved_target(planned, inputs))
                 keys.append(planned.loaded.key)
     if out is not None:

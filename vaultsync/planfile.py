@@ -82,6 +82,8 @@ class PlanInputs:
             # Several files for one connector are merged (vaultsync/lifecycle/files.py).
             raise ValueError("files")
         state_file = doc.get("state_file")
+        if doc["api_version"] not in ("v3", "v4beta", "v4"):  # the version it was planned with, never "auto"
+            raise ValueError("api_version")
         return PlanInputs(
             files=tuple(_text(f) for f in files),
             api_version=_text(doc["api_version"]),
