@@ -98,6 +98,33 @@ def connection_options(func: F) -> F:
     return alias_options(func)
 
 
+def reference_options(*, dangling: bool) -> Callable[[F], F]:
+    """Reading the connector's assets for the aliases they reference (see README, "References")."""
+
+    def decorate(func: F) -> F:
+        if dangling:
+            func = click.option(
+                "--allow-dangling",
+                is_flag=True,
+                help="Allow deleting secrets that assets still reference (they will break; warned about).",
+            )(func)
+        func = click.option(
+            "--assets-page-size",
+            type=click.IntRange(1, 100_000),
+            default=500,
+            show_default=True,
+            metavar="N",
+            help="Assets per assets/request page when reading references.",
+        )(func)
+        return click.option(
+            "--no-references",
+            is_flag=True,
+            help="Do not read the connector's assets for references to the secrets.",
+        )(func)
+
+    return decorate
+
+
 def _runtime(kw: dict[str, Any]) -> Runtime:
     from vaultsync.config import Flags
     from vaultsync.ops import Runtime
@@ -114,6 +141,9 @@ def _runtime(kw: dict[str, Any]) -> Runtime:
         state_file=kw.get("state_file"),
         state_alias=kw.get("state_alias", "vaultsync-state"),
         lock_alias=kw.get("lock_alias", "vaultsync-lock"),
+        references=not kw.get("no_references", False),
+        assets_page_size=kw.get("assets_page_size", 500),
+        allow_dangling=kw.get("allow_dangling", False),
     )
     check_reserved(flags.state_alias, flags.lock_alias)
     return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False))
@@ -209,6 +239,7 @@ class _AnyEnv(dict[str, str]):
     help="Record in the saved plan (--out) that it may delete more than 30% of the managed secrets (or all).",
 )
 @click.option("--show-unchanged", is_flag=True, help="List unchanged secrets too (text format).")
+@reference_options(dangling=True)
 @connection_options
 @output_options
 def plan(
@@ -233,6 +264,9 @@ def plan(
         rt.console.result(render.markdown_plan(reports))
     else:
         rt.console.result(render.text_plan(rt.console, reports, show_unchanged=show_unchanged))
+    refused = [reason for r in reports for reason in ops.reference_refusals(r)]
+    if refused:
+        raise UsageError("plan refused" + (", not saved" if out else "") + ":\n  " + "\n  ".join(refused))
     if out:
         rt.console.info(f"Saved the plan to {out}; apply exactly it with: vaultsync apply {out}")
     if detailed_exitcode and any(r.plan.has_changes for r in reports):
@@ -244,6 +278,7 @@ def plan(
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (required when stdin is not a terminal).")
 @click.option("--adopt", is_flag=True, help="Overwrite unmanaged secrets holding other values and manage them.")
 @click.option("--allow-mass-delete", is_flag=True, help="Allow deleting more than 30% of the managed secrets (or all).")
+@reference_options(dangling=True)
 @connection_options
 @output_options
 def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_delete: bool, **kw: Any) -> None:
@@ -362,7 +397,12 @@ def _prompt(rt: Runtime) -> Callable[[str], Any]:
 def import_(file: str, aliases: tuple[str, ...], **kw: Any) -> None:
     """Take existing vault secrets under management without changing them."""
     from vaultsync import ops
+    from vaultsync.edcowned import edc_owned
+    from vaultsync.text import printable
 
+    owned = [f"{printable(a)}: {edc_owned(a)}" for a in dict.fromkeys(aliases) if edc_owned(a)]
+    if owned:
+        raise UsageError("cannot import:\n  " + "\n  ".join(owned))
     rt = _runtime(kw)
     (target,) = ops.prepare(rt, [file])
     done = _run(ops.import_aliases(rt, target, list(dict.fromkeys(aliases))))
@@ -373,6 +413,7 @@ def import_(file: str, aliases: tuple[str, ...], **kw: Any) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@reference_options(dangling=False)
 @connection_options
 @output_options
 def drift(files: tuple[str, ...], fmt: str, **kw: Any) -> None:

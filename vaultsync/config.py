@@ -29,6 +29,9 @@ class Flags:
     state_file: str | None = None
     state_alias: str = DEFAULT_STATE_ALIAS
     lock_alias: str = DEFAULT_LOCK_ALIAS
+    references: bool = True  # read the assets for references (--no-references: False)
+    assets_page_size: int = 500
+    allow_dangling: bool = False
 
     @property
     def reserved(self) -> tuple[str, str]:

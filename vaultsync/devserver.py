@@ -324,12 +324,17 @@ class SecretsApi:
     def __init__(self, vault: Vault, api_key: str | None) -> None:
         self.vault = vault
         self.api_key = api_key
+        from vaultsync.devserver_assets import AssetsApi  # builds on this module's helpers
+
+        self.assets = AssetsApi()
 
     def handle(self, request: Request) -> Response:
         """Answer in the real stack's order: Jetty's path checks, resource matching, auth, then the body."""
         problem = path_problem(request.path, request.method)
         if problem is not None:
             return 400, problem
+        if self.assets.serves(request.path):
+            return self.assets.handle(request, self.api_key)
         method = request.method
         url = f"http://{request.headers.get('host', 'localhost')}{request.path}"
         accept = request.headers.get("accept")

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from vaultsync import assets, planfile
 from vaultsync import lock as vlock
-from vaultsync import planfile
 from vaultsync.client import ClientOptions, EdcClient, RequestEvent
 from vaultsync.config import Connection, Flags, resolve, verify_setting
 from vaultsync.console import Console, Progress
@@ -26,6 +26,7 @@ from vaultsync.engine import execute, read_values
 from vaultsync.errors import InputError, Interrupted, Problem, StalePlanError, UsageError, VaultsyncError
 from vaultsync.model import DesiredState
 from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, diff, unsafe_deletes
+from vaultsync.references import Checked
 from vaultsync.render import PlanReport
 from vaultsync.state import DriftItem, drift, fingerprint
 from vaultsync.statestore import Loaded, StateStore, write_atomically
@@ -146,6 +147,7 @@ class Planned:
     observed: dict[str, str | None] = field(repr=False)  # the vault's values
     plan: Plan
     guard: str | None
+    refs: Checked | None = None  # what the connector's assets say about the plan (None: not read)
 
     def report(self) -> PlanReport:
         return PlanReport(
@@ -154,20 +156,46 @@ class Planned:
             self.target.conn.api_version,
             self.plan,
             self.guard,
+            self.refs,
         )
 
 
 async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: bool) -> Planned:
     store = rt.store(client)
-    loaded = await store.load()
-    aliases = sorted(target.desired.secrets.keys() | loaded.record.managed.keys())
-    progress = rt.progress(f"reading {target.desired.path}", len(aliases))
+    references = assets.start(client, rt.flags.references, rt.flags.assets_page_size)  # beside the GETs
     try:
-        observed = await read_values(client, aliases, rt.flags.parallelism, progress, stop=rt.stop)
+        loaded = await store.load()
+        aliases = sorted(target.desired.secrets.keys() | loaded.record.managed.keys())
+        progress = rt.progress(f"reading {target.desired.path}", len(aliases))
+        try:
+            observed = await read_values(client, aliases, rt.flags.parallelism, progress, stop=rt.stop)
+        finally:
+            progress.close()
+        plan = diff(target.desired.secrets, observed, loaded.record.managed.keys(), adopt=adopt)
+        refs = await _check_references(rt, references, client, target, plan, observed)
     finally:
-        progress.close()
-    plan = diff(target.desired.secrets, observed, loaded.record.managed.keys(), adopt=adopt)
-    return Planned(target, loaded, observed, plan, unsafe_deletes(plan, DeleteGuard()))
+        await assets.cancel(references)
+    return Planned(target, loaded, observed, plan, unsafe_deletes(plan, DeleteGuard()), refs)
+
+
+async def _check_references(
+    rt: Runtime,
+    task: asyncio.Task[assets.AssetIndex] | None,
+    client: EdcClient,
+    target: Target,
+    plan: Plan,
+    observed: Mapping[str, str | None],
+) -> Checked | None:
+    return await assets.finish(
+        task,
+        client,
+        plan=plan,
+        desired=target.desired.secrets,
+        observed=observed,
+        parallelism=rt.flags.parallelism,
+        allow_dangling=rt.flags.allow_dangling,
+        stop=rt.stop,
+    )
 
 
 def _next_managed(planned: Planned, outcomes: Sequence[Outcome]) -> dict[str, str]:
@@ -323,6 +351,7 @@ def _refuse_unsafe(planned: Sequence[Planned], allow_mass_delete: Sequence[bool]
             )
         if p.guard and not allowed:
             reasons.append(f"{p.target.desired.path}: {p.guard}; pass --allow-mass-delete if that is intended")
+        reasons.extend(reference_refusals(p.report()))
     if reasons:
         raise UsageError("apply refused, nothing was written:\n  " + "\n  ".join(reasons))
 
@@ -366,6 +395,20 @@ async def apply_files(
 # -- saved plans -----------------------------------------------------------------------------
 
 
+def reference_refusals(report: PlanReport) -> list[str]:
+    """Why the plan must not run: it removes aliases that assets still reference (empty: it may)."""
+    if report.refs is None or not report.refs.refusals:
+        return []
+    broken = "; ".join(r.message() for r in report.refs.refusals[:10])
+    more = len(report.refs.refusals) - 10
+    return [
+        printable(
+            f"{report.file}: {broken}{f' and {more} more' if more > 0 else ''}. Point the assets at another "
+            "alias first, or pass --allow-dangling if that is intended"
+        )
+    ]
+
+
 def _fingerprints(key: bytes, values: Mapping[str, str | None]) -> dict[str, str | None]:
     return {a: (fingerprint(key, a, v) if v is not None else None) for a, v in values.items()}
 
@@ -386,7 +429,7 @@ async def plan_files(
             if out is not None:
                 await rt.store(client).ensure_key(planned.loaded)
                 saved.append(_saved_target(rt, planned, adopt=adopt, allow_mass_delete=allow_mass_delete))
-    if out is not None:
+    if out is not None and not any(reference_refusals(r) for r in reports):  # a refused plan is not saved
         write_atomically(Path(out), planfile.encode(saved))
     return reports
 
@@ -408,6 +451,7 @@ def _saved_target(rt: Runtime, planned: Planned, *, adopt: bool, allow_mass_dele
         plan=planned.plan,
         adopt=adopt,
         allow_mass_delete=allow_mass_delete,
+        allow_dangling=rt.flags.allow_dangling,
     )
 
 
@@ -489,11 +533,22 @@ async def _still_valid(
                 + ". Run `vaultsync plan --out` again."
             )
         )
-    return Planned(target, loaded, observed, saved.plan, unsafe_deletes(saved.plan))
+    references = assets.start(client, rt.flags.references, rt.flags.assets_page_size)
+    try:
+        refs = await _check_references(rt, references, client, target, saved.plan, observed)
+    finally:
+        await assets.cancel(references)
+    return Planned(target, loaded, observed, saved.plan, unsafe_deletes(saved.plan), refs)
 
 
 def _flags_for(flags: Flags, saved: planfile.SavedTarget) -> Flags:
-    return replace(flags, state_file=saved.state_file, state_alias=saved.state_alias, lock_alias=saved.lock_alias)
+    return replace(
+        flags,
+        state_file=saved.state_file,
+        state_alias=saved.state_alias,
+        lock_alias=saved.lock_alias,
+        allow_dangling=flags.allow_dangling or saved.allow_dangling,
+    )
 
 
 # -- drift, import, state --------------------------------------------------------------------
@@ -522,6 +577,8 @@ async def drift_files(rt: Runtime, targets: Sequence[Target]) -> list[tuple[str,
                 planned.loaded.key, {a: v for a, v in planned.observed.items() if a in managed}
             )
             pending = {c.alias: str(c.action) for c in planned.plan.changes if c.is_change}
+            for warning in planned.refs.warnings if planned.refs else ():
+                rt.console.warn(printable(f"{target.desired.path}: {warning.message}"))
             drifted, waiting = drift(managed, observed_fps, pending)
             results.append((target.desired.path, drifted, waiting))
     return results

@@ -36,6 +36,7 @@ class SavedTarget:
     plan: Plan
     adopt: bool  # planned with --adopt (conflicts became updates)
     allow_mass_delete: bool = False  # planned with --allow-mass-delete: the reviewed plan may delete that much
+    allow_dangling: bool = False  # planned with --allow-dangling: it may remove aliases that assets reference
 
 
 def _change_doc(change: Change) -> dict[str, Any]:
@@ -62,6 +63,7 @@ def encode(targets: list[SavedTarget]) -> str:
                 "lock_alias": t.lock_alias,
                 "adopt": t.adopt,
                 "allow_mass_delete": t.allow_mass_delete,
+                "allow_dangling": t.allow_dangling,
                 "managed_before": t.plan.managed_before,
                 "read": dict(sorted(t.read.items())),
                 "desired": dict(sorted(t.desired.items())),
@@ -120,6 +122,7 @@ def decode(data: bytes, where: str) -> list[SavedTarget]:
                     plan=Plan(changes, managed_before=int(t.get("managed_before", 0))),
                     adopt=bool(t.get("adopt", False)),
                     allow_mass_delete=bool(t.get("allow_mass_delete", False)),
+                    allow_dangling=t.get("allow_dangling", False) is True,
                 )
             )
     except (KeyError, TypeError, ValueError, AttributeError):
