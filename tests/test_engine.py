@@ -118,7 +118,9 @@ def test_a_plan_reuses_its_connections(tmp_path: Path, devserver: Server, monkey
 
     monkeypatch.setattr(devserver.server, "process_request", counting)
     file = write_desired(tmp_path / "d.json", {f"s{i}": f"v{i}" for i in range(300)})
-    result = run_cli("plan", str(file), "--parallelism", "4", "-q", env={"EDC_MANAGEMENT_URL": devserver.url})
+    result = run_cli(
+        "plan", str(file), "--parallelism", "4", "-q", "--no-references", env={"EDC_MANAGEMENT_URL": devserver.url}
+    )
     assert result.code == 0, result
     assert devserver.count("GET") == 300
     assert 1 <= len(opened) <= 4  # 300 GETs (and the state read) over at most --parallelism connections

@@ -435,6 +435,60 @@ def drift(files: tuple[str, ...], fmt: str, **kw: Any) -> None:
         raise SystemExit(2)
 
 
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--out",
+    default="vaultsync.json",
+    show_default=True,
+    metavar="FILE",
+    help="Where to write the starter file (never overwritten).",
+)
+@click.option(
+    "--assets-page-size",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    metavar="N",
+    help="Assets per assets/request page.",
+)
+@connection_options
+@output_options
+def init(out: str, **kw: Any) -> None:
+    """Write a starter desired-state file from a running connector, never a value.
+
+    Every alias an asset's data address references that exists in the vault
+    becomes {"fromEnv": NAME} with a description naming the assets, plus a
+    target block. Set the variables to the current values and `vaultsync
+    apply` adopts the aliases without writing them.
+    """
+    from vaultsync import starter
+    from vaultsync.config import resolve
+    from vaultsync.model import Target
+    from vaultsync.text import printable
+
+    starter.refuse_existing(out)
+    rt = _runtime(kw)
+    conn = resolve(rt.flags, Target(), rt.env, "init")
+    for warning in conn.warnings:
+        rt.console.warn(warning)
+    made, reason = _run(starter.read_starter(rt, conn))
+    for why in made.skipped:
+        rt.console.warn(printable(f"left out {why}"))
+    starter.write_new(out, made.doc)
+    if reason is not None:
+        rt.console.warn(printable(f"references could not be read, so {out} is a skeleton: {reason}"))
+        rt.console.result(f"wrote {printable(out)}: a skeleton with no secrets (add them by hand)")
+        return
+    count = len(made.variables)
+    rt.console.result(f"wrote {printable(out)}: {count} secret{'s' if count != 1 else ''} referenced by assets")
+    if made.variables:
+        names = " ".join(sorted(made.variables))
+        rt.console.info(
+            f"Set {names} to the values the vault holds now, then `vaultsync plan {printable(out)}` shows "
+            "them adopted (no write); review the file and commit it."
+        )
+
+
 @cli.group(context_settings=CONTEXT)
 def state() -> None:
     """Inspect and edit the record of managed aliases."""

@@ -133,8 +133,9 @@ def text_plan(console: Console, reports: Sequence[PlanReport], *, show_unchanged
 
 def _json_change(change: Change, refs: Checked | None = None) -> dict[str, Any]:
     doc = change.to_doc()
-    if refs is not None and refs.read:
-        doc["references"] = [r.to_doc() for r in refs.on(change.alias)]
+    used = refs.on(change.alias) if refs is not None else ()
+    if used:  # only where assets name the alias: most changes have none
+        doc["references"] = [r.to_doc() for r in used]
     return doc
 
 
