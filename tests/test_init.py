@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import CANARY, Server, run_cli
 from test_references import NS, add_asset
 
