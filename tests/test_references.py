@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import CANARY, Server, run_cli, write_desired
+from conftest import CANARY, Server, run_cli, running_devserver, write_desired
 
 from vaultsync.devserver import Fault
 from vaultsync.model import DesiredSecret
@@ -280,3 +280,18 @@ def test_edc_owned_aliases_are_refused_in_files_and_imports(tmp_path: Path, devs
     assert imported.code == 1 and "EDC writes itself" in imported.err
     assert devserver.requests == []
     assert run_cli("validate", str(write_desired(tmp_path / "n.json", {"edr-token": "x"}))).code == 0
+
+
+def test_the_api_key_never_shows_in_an_unchecked_warning(tmp_path: Path) -> None:
+    key = "APIKEY-9c1d-never-print"
+    (tmp_path / "key").write_text(key)
+    with running_devserver(api_key=key) as server:
+        echo = json.dumps([{"message": f"refused X-Api-Key {key}", "type": "InvalidRequest"}])
+        server.server.faults.add(Fault(500, method="POST", body=echo))
+        path = write_desired(tmp_path / "d.json", {"a": CANARY})
+        env = {"EDC_MANAGEMENT_URL": server.url}
+        result = run_cli("plan", str(path), "--format", "json", "-v", "--api-key-file", str(tmp_path / "key"), env=env)
+        assert result.code == 0, result.err
+        (warning,) = json.loads(result.out)["warnings"]
+        assert warning["kind"] == "unchecked" and "HTTP 500" in warning["message"]
+        assert key not in result.both and CANARY not in result.both

@@ -234,7 +234,7 @@ class AssetsApi:
         doc, problem = self._object(body, where, empty_ok=version == "v3")
         if doc is None:
             return problem or (400, None)
-        if doc:
+        if body.strip():  # no body at all means the defaults; ``{}`` still needs a context
             problem = self._context_problem(version, doc, "QuerySpec", where)
             if problem is not None:
                 return problem
