@@ -295,3 +295,16 @@ def test_the_api_key_never_shows_in_an_unchecked_warning(tmp_path: Path) -> None
         (warning,) = json.loads(result.out)["warnings"]
         assert warning["kind"] == "unchecked" and "HTTP 500" in warning["message"]
         assert key not in result.both and CANARY not in result.both
+
+
+def test_a_key_name_no_get_can_reach_is_not_read_nor_called_dangling(
+    tmp_path: Path, devserver: Server, env_for: dict[str, str]
+) -> None:
+    # An S3 object key such as "data/file.csv": Jetty 12 refuses %2F in a path, so no GET is tried.
+    add_asset(devserver, "s3", {"type": "AmazonS3", "keyName": "data/file.csv"})
+    add_asset(devserver, "gone", {"type": "HttpData", "secretName": "missing"})
+    path = write_desired(tmp_path / "d.json", {"a": "x"})
+    code, doc, _ = plan_json(path, env_for)
+    assert code == 0
+    assert [w["alias"] for w in doc["warnings"]] == ["missing"]
+    assert not any("file.csv" in p for _, p, _ in devserver.requests)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from vaultsync.client import EDC_NS, V4_CONTEXT, EdcClient
+from vaultsync.desired import MAX_ENCODED_ALIAS
 from vaultsync.engine import read_values
 from vaultsync.errors import VaultsyncError
 from vaultsync.model import DesiredSecret
@@ -111,6 +114,14 @@ def start(client: EdcClient, enabled: bool, page_size: int) -> asyncio.Task[Asse
     return asyncio.ensure_future(read_index(client, page_size))
 
 
+_UNREACHABLE = re.compile(r"[/\\%\s\x00-\x1f\x7f-\x9f]")
+
+
+def _reachable(alias: str) -> bool:
+    """Whether a GET of ``alias`` can reach the secrets API (the desired-state rules for the URL path)."""
+    return not _UNREACHABLE.search(alias) and len(quote(alias, safe="")) <= MAX_ENCODED_ALIAS
+
+
 async def present(
     client: EdcClient, aliases: Iterable[str], parallelism: int, *, stop: asyncio.Event | None = None
 ) -> set[str]:
@@ -142,6 +153,11 @@ async def finish(
         return unchecked(printable(found.reason))
     known = {alias for alias, value in observed.items() if value is not None}
     unread = [alias for alias in found.index if alias not in observed]
+    # An S3 keyName is often an object key ("data/file.csv"): no GET can reach such an alias (Jetty 12
+    # refuses %2F), so whether it exists is unknown, and it is not called dangling.
+    unreachable = {alias for alias in unread if not _reachable(alias)}
+    known |= unreachable
+    unread = [alias for alias in unread if alias not in unreachable]
     if unread:
         known |= await present(client, unread, parallelism, stop=stop)
     return check(found.index, plan, desired, known, allow_dangling=allow_dangling)
