@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy vaultsync
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	PATH="$$(bash .ci/sops-tools.sh)$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## edc-up / edc-down: a real EDC connector (built from Maven Central) on loopback
 edc-up: $(STAMP)

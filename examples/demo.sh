@@ -59,4 +59,13 @@ step "vaultsync plan --detailed-exitcode --format json   (for machines; expect e
 step "vaultsync state list examples/connector.json"
 "$VS" state list examples/connector.json
 
+step "a sops-encrypted desired file (examples/sops/, decrypted with its TEST-ONLY age key)"
+if PATH="$PATH:$HOME/go/bin:$PWD/.ci/bin" command -v sops >/dev/null; then
+  # Its own state alias: the two example files describe different parts of one vault.
+  PATH="$PATH:$HOME/go/bin:$PWD/.ci/bin" SOPS_AGE_KEY_FILE=examples/sops/TEST-ONLY-age-key.txt \
+    "$VS" apply examples/sops/connector.sops.json --auto-approve --state-alias demo-sops-state --lock-alias demo-sops-lock
+else
+  echo "(sops is not installed: skipped; see README, section on sops)"
+fi
+
 printf '\n\033[1mDemo complete:\033[0m the vault matches examples/connector.json. The dev-server is stopped.\n'

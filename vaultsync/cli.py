@@ -35,6 +35,15 @@ def output_options(func: F) -> F:
     return func
 
 
+def allow_commands_option(func: F) -> F:
+    """--allow-commands, on the commands that resolve values (plan, apply, drift)."""
+    return click.option(
+        "--allow-commands",
+        is_flag=True,
+        help="Run the programs of fromCommand entries (never implied, not even by a saved plan).",
+    )(func)
+
+
 def alias_options(func: F) -> F:
     func = click.option(
         "--state-alias",
@@ -144,6 +153,8 @@ def _runtime(kw: dict[str, Any]) -> Runtime:
         references=not kw.get("no_references", False),
         assets_page_size=kw.get("assets_page_size", 500),
         allow_dangling=kw.get("allow_dangling", False),
+        # Commands offering --allow-commands use values; the others (import, state...) never run programs.
+        commands=("run" if kw["allow_commands"] else "refuse") if "allow_commands" in kw else "check",
     )
     check_reserved(flags.state_alias, flags.lock_alias)
     return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False))
@@ -203,15 +214,17 @@ def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
     """Check desired-state FILES: schema and references only, no network."""
     from vaultsync.desired import load_desired
     from vaultsync.errors import InputError, Problem
+    from vaultsync.sources import Sources
 
     console = _console(kw)
     env: dict[str, str] = dict(os.environ)
     check_reserved(kw["state_alias"], kw["lock_alias"])
     reserved = (kw["state_alias"], kw["lock_alias"])
     problems: list[Problem] = []
+    sources = Sources.for_run(env, "check")  # validate never runs a program
     for file in files:
         try:
-            state = load_desired(file, env=_AnyEnv(env) if skip_env else env, reserved=reserved)
+            state = load_desired(file, env=_AnyEnv(env) if skip_env else env, reserved=reserved, sources=sources)
         except InputError as exc:
             problems.extend(exc.problems)
             continue
@@ -240,6 +253,7 @@ class _AnyEnv(dict[str, str]):
 )
 @click.option("--show-unchanged", is_flag=True, help="List unchanged secrets too (text format).")
 @reference_options(dangling=True)
+@allow_commands_option
 @connection_options
 @output_options
 def plan(
@@ -279,6 +293,7 @@ def plan(
 @click.option("--adopt", is_flag=True, help="Overwrite unmanaged secrets holding other values and manage them.")
 @click.option("--allow-mass-delete", is_flag=True, help="Allow deleting more than 30% of the managed secrets (or all).")
 @reference_options(dangling=True)
+@allow_commands_option
 @connection_options
 @output_options
 def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_delete: bool, **kw: Any) -> None:
@@ -414,6 +429,7 @@ def import_(file: str, aliases: tuple[str, ...], **kw: Any) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @reference_options(dangling=False)
+@allow_commands_option
 @connection_options
 @output_options
 def drift(files: tuple[str, ...], fmt: str, **kw: Any) -> None:

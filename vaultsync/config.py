@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from vaultsync.errors import InputError, Problem, UsageError
 from vaultsync.model import DEFAULT_LOCK_ALIAS, DEFAULT_STATE_ALIAS, Target
+from vaultsync.sources import CommandPolicy
 from vaultsync.text import printable
 
 
@@ -32,6 +33,7 @@ class Flags:
     references: bool = True  # read the assets for references (--no-references: False)
     assets_page_size: int = 500
     allow_dangling: bool = False
+    commands: CommandPolicy = "refuse"  # fromCommand: run (--allow-commands), refuse, or check only
 
     @property
     def reserved(self) -> tuple[str, str]:

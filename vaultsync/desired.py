@@ -23,6 +23,7 @@ from urllib.parse import quote
 from vaultsync.edcowned import edc_owned
 from vaultsync.errors import InputError, Problem
 from vaultsync.model import DesiredSecret, DesiredState, SourceKind, Target, canonical_json
+from vaultsync.sources import Sources
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -33,7 +34,7 @@ MAX_JSON_DEPTH = 64
 # An alias travels percent-encoded in the URL path (as the client sends it); the connector's Jetty refuses
 # request heads over 8 KiB. Measured on EDC 0.15.1: 8054 ASCII characters still worked, 1342 x "é".
 MAX_ENCODED_ALIAS = 4096
-ENTRY_KEYS: tuple[SourceKind, ...] = ("value", "fromEnv", "fromFile", "json")
+ENTRY_KEYS: tuple[SourceKind, ...] = ("value", "fromEnv", "fromFile", "json", "fromSops", "fromCommand")
 _SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _BLANK = re.compile(r"^\s*$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -238,7 +239,7 @@ _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 # when the schema's rules change, see _FAST_RULES) goes to jsonschema, so messages stay exactly its messages.
 _ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list, "errorMessage": dict}
 # sha256 of the schema's rules without annotations: update it together with the checks below.
-_FAST_RULES = "169d18385df0f5552ac452eef4693c27b39c09b018458a5dfc62568495aa55e9"
+_FAST_RULES = "71eb280193b7eba29f36cf49a3b1f127dc057e0336185b91106ce6fc01bb5744"
 
 
 def _rules(node: Any) -> Any:
@@ -301,7 +302,7 @@ def _plain_entry(alias: str, entry: Any, checks: tuple[Any, ...]) -> bool:
         return nonblank.search(ref) is not None
     if sources[0] == "fromEnv":
         return env_name.search(ref) is not None
-    return len(ref) > 0
+    return sources[0] == "fromFile" and len(ref) > 0  # other sources: jsonschema checks their form
 
 
 def _plain_top(doc: dict[str, Any], checks: tuple[Any, ...]) -> bool:
@@ -389,7 +390,7 @@ def _read_file_value(base: Path, ref: str) -> tuple[str | None, str | None]:
 
 
 def _resolve(
-    alias: str, entry: Any, base: Path, env: Mapping[str, str]
+    alias: str, entry: Any, base: Path, env: Mapping[str, str], sources: Sources
 ) -> tuple[DesiredSecret | None, list[tuple[str, str]]]:
     """Turn one schema-valid entry into a DesiredSecret, or say why it cannot be."""
     if isinstance(entry, str):
@@ -414,6 +415,12 @@ def _resolve(
         if _unencodable(value):
             return None, [("fromEnv", f"environment variable {ref} is not valid UTF-8 text")]
         return DesiredSecret(alias, kind, value, description), []
+    if kind in ("fromSops", "fromCommand"):
+        found, problem = sources.sops_value(base, ref) if kind == "fromSops" else sources.command_value(base, ref)
+        if found is None:
+            return None, [(kind, problem or "unreadable")]
+        structured = kind == "fromSops" and ref.get("json") is True
+        return DesiredSecret(alias, kind, found, description, structured), []
     value_or_none, problem = _read_file_value(base, ref)
     if problem is not None or value_or_none is None:
         return None, [("fromFile", problem or "unreadable")]
@@ -427,12 +434,20 @@ def parse_desired(
     env: Mapping[str, str],
     reserved: Iterable[str],
     base_dir: Path | None = None,
+    sources: Sources | None = None,
 ) -> DesiredState:
     """Validate ``data`` (the bytes of the file at ``path``) and resolve every reference.
 
-    Raises InputError listing every problem found, each as ``path: place: message``.
+    ``sources`` resolves fromSops and fromCommand entries (default: commands refused) and decrypts a
+    sops-encrypted file. Raises InputError listing every problem found, each as ``path: place: message``.
     """
+    sources = sources if sources is not None else Sources(env)
     doc = _parse(path, data)
+    if isinstance(doc, dict) and "sops" in doc:  # encrypted with sops: read what it decrypts to instead
+        plain, problem = sources.decrypt_desired(data)
+        if plain is None:
+            raise InputError([Problem(path, problem or "cannot decrypt")])
+        doc = _parse(path, plain)
     problems = [Problem(f"{path}: {p.where}", p.message) for p in _duplicates(doc)]
     unsendable = sorted(_surrogates(doc), key=lambda item: [str(p) for p in item[0]])
     problems += [Problem(f"{path}: {json_path(parts)}", msg) for parts, msg in unsendable]
@@ -474,7 +489,7 @@ def parse_desired(
                 )
             )
             continue
-        secret, issues = _resolve(alias, entry, base, env)
+        secret, issues = _resolve(alias, entry, base, env, sources)
         for field_name, message in issues:
             problems.append(Problem(f"{path}: secrets{describe_key(alias)}.{field_name}", message))
         if secret is not None:
@@ -486,7 +501,9 @@ def parse_desired(
     return DesiredState(path=path, secrets=secrets, target=target)
 
 
-def load_desired(path: str, *, env: Mapping[str, str], reserved: Iterable[str]) -> DesiredState:
+def load_desired(
+    path: str, *, env: Mapping[str, str], reserved: Iterable[str], sources: Sources | None = None
+) -> DesiredState:
     """Read and validate the desired-state file at ``path``."""
     try:
         data = Path(path).read_bytes()
@@ -496,7 +513,7 @@ def load_desired(path: str, *, env: Mapping[str, str], reserved: Iterable[str]) 
         raise InputError([Problem(path, "is a directory, not a desired-state file")]) from None
     except OSError as exc:
         raise InputError([Problem(path, f"cannot read: {exc.strerror}")]) from None
-    return parse_desired(path, data, env=env, reserved=reserved)
+    return parse_desired(path, data, env=env, reserved=reserved, sources=sources)
 
 
 def alias_problems(alias: str) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-SourceKind = Literal["value", "fromEnv", "fromFile", "json"]
+SourceKind = Literal["value", "fromEnv", "fromFile", "json", "fromSops", "fromCommand"]
 
 DEFAULT_STATE_ALIAS = "vaultsync-state"
 DEFAULT_LOCK_ALIAS = "vaultsync-lock"
@@ -30,10 +30,11 @@ class DesiredSecret:
     kind: SourceKind
     value: str = field(repr=False)
     description: str | None = None
+    structured: bool = False  # a JSON document from elsewhere (fromSops with "json": true)
 
     @property
     def is_json(self) -> bool:
-        return self.kind == "json"
+        return self.kind == "json" or self.structured
 
 
 @dataclass(frozen=True, slots=True)

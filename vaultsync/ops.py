@@ -28,6 +28,7 @@ from vaultsync.model import DesiredState
 from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, diff, unsafe_deletes
 from vaultsync.references import Checked
 from vaultsync.render import PlanReport
+from vaultsync.sources import Sources
 from vaultsync.state import DriftItem, drift, fingerprint
 from vaultsync.statestore import Loaded, StateStore, write_atomically
 from vaultsync.text import printable
@@ -84,9 +85,10 @@ def load_all(rt: Runtime, files: Sequence[str]) -> list[DesiredState]:
     """Validate every file; one InputError with every problem of every file."""
     problems: list[Problem] = []
     states = []
+    sources = Sources.for_run(rt.env, rt.flags.commands)  # one per run: each sops file decrypted once
     for file in files:
         try:
-            states.append(load_desired(file, env=rt.env, reserved=rt.flags.reserved))
+            states.append(load_desired(file, env=rt.env, reserved=rt.flags.reserved, sources=sources))
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:

@@ -13,21 +13,15 @@ import json
 import threading
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from vaultsync.devserver import (
-    BASE_PATH,
-    EDC_NS,
-    V3_RESPONSE_CONTEXT,
-    V4_CONTEXT,
-    Request,
-    Response,
-    _error,
-    _json_kind,
-    _not_json,
-    jetty_error,
-)
+from vaultsync.devserver.errors import Response, jetty_error, json_kind, not_json
+from vaultsync.devserver.errors import edc_error as _error
+from vaultsync.devserver.vocab import BASE_PATH, EDC_NS, V3_RESPONSE_CONTEXT, V4_CONTEXT
+
+if TYPE_CHECKING:
+    from vaultsync.devserver.api import Request
 
 VERSIONS = ("v3", "v4beta", "v4")
 DEFAULT_LIMIT = 50
@@ -132,13 +126,13 @@ class AssetsApi:
         try:
             doc = json.loads(body)
         except json.JSONDecodeError as exc:
-            return None, _not_json(exc)
+            return None, not_json(exc)
         except ValueError:
-            return None, _not_json(json.JSONDecodeError("Invalid UTF-8 start byte", "", 0))
+            return None, not_json(json.JSONDecodeError("Invalid UTF-8 start byte", "", 0))
         if doc is None:
             return None, (500, jetty_error(500, *where))
         if not isinstance(doc, dict):
-            return None, _not_json(None, _json_kind(doc))
+            return None, not_json(None, json_kind(doc))
         return doc, None
 
     @staticmethod
@@ -247,7 +241,7 @@ class AssetsApi:
             if isinstance(raw, bool) or not isinstance(raw, int):
                 if version == "v3":
                     return 500, jetty_error(500, *where)
-                found = {"STRING": "string", "NUMBER": "number", "ARRAY": "array"}.get(_json_kind(raw), "object")
+                found = {"STRING": "string", "NUMBER": "number", "ARRAY": "array"}.get(json_kind(raw), "object")
                 return 400, _error(f"{found} found, integer expected", "ValidationFailure", f"/{name}")
             if raw < least:
                 if version != "v3":

@@ -1,0 +1,27 @@
+"""Where a file named in a desired-state file may be: inside that file's folder tree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def confined(base: Path, ref: str) -> tuple[Path | None, str | None]:
+    """(the resolved path, or why it is refused) for ``ref`` relative to ``base``.
+
+    Symbolic links are followed before the check, so a link pointing out of the tree is refused too:
+    a desired-state file from a pull request must not make vaultsync read (and send) ``~/.ssh/id_rsa``.
+    """
+    if "\x00" in ref:
+        return None, f"{json.dumps(ref)} is not a usable file path"
+    root = base.resolve()
+    try:
+        target = (root / ref).resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return None, f"{json.dumps(ref)} cannot be resolved (a symbolic link loop?)"
+    if not target.is_relative_to(root):
+        return None, (
+            f"{json.dumps(ref)} is outside the desired-state file's folder ({root}); "
+            "files are read only from that folder and below"
+        )
+    return target, None
