@@ -266,7 +266,13 @@ def plan(
     show_unchanged: bool,
     **kw: Any,
 ) -> None:
-    """Show the changes apply would make to the vault, never the values."""
+    """Show the changes apply would make to the vault, never the values.
+
+    Also reads the connector's assets: each change shows the assets whose data
+    address names the alias, a delete of a referenced alias is refused (exit 1)
+    unless --allow-dangling, and dangling references and mis-shaped S3
+    credentials are warned about (--no-references skips all of it).
+    """
     from vaultsync import ops, render
 
     rt = _runtime(kw)
