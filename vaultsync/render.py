@@ -119,7 +119,9 @@ def text_plan(console: Console, reports: Sequence[PlanReport], *, show_unchanged
             lines.append(_text_change(console, change))
             lines.extend(_text_references(console, report, change))
         for banner in _banners(report):
-            lines.append(console.style(f"  Warning: {banner}", "red" if "DELETE" in banner else "yellow", "bold"))
+            lines.append(
+                console.style(f"  Warning: {printable(banner)}", "red" if "DELETE" in banner else "yellow", "bold")
+            )
         lines.append(summary_line(plan.summary))
         if plan.conflicts:
             lines.append(f"{len(plan.conflicts)} in conflict.")

@@ -7,7 +7,6 @@ aliases into state without writing them.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from vaultsync.edcowned import edc_owned
 from vaultsync.errors import UsageError
 from vaultsync.references import Reference, describe
+from vaultsync.text import printable_json
 
 if TYPE_CHECKING:
     from vaultsync.config import Connection
@@ -78,7 +78,7 @@ def refuse_existing(out: str) -> None:
 
 def write_new(out: str, doc: Mapping[str, Any]) -> None:
     """Create ``out`` (exclusively: never overwrite, even a file that appeared meanwhile)."""
-    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    text = printable_json(doc) + "\n"  # asset ids and aliases are the connector's: no terminal controls
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
