@@ -22,7 +22,8 @@ from vaultsync.lock import LockInfo
 KEY = "APIKEY-5b2e8d41-never-print"
 ENV_VALUE = CANARY + "-from-env"
 VERBOSE_LINE = re.compile(
-    r"^(GET|POST|PUT|DELETE) /api/management/v3/(secrets(/[^\s]+)?|assets/request) (\d{3}|error: .+) \d+ ms( \(attempt \d+\))?$"
+    r"^(GET|POST|PUT|DELETE) /api/management/v3/(secrets(/[^\s]+)?|assets/request) "
+    r"(\d{3}|error: .+) \d+ ms( \(attempt \d+\))?$"
 )
 METHOD_FIRST = re.compile(r"^(GET|POST|PUT|DELETE) ")
 
