@@ -164,9 +164,9 @@ class Planned:
 
 async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: bool) -> Planned:
     store = rt.store(client)
+    loaded = await store.load()  # first: a connector that cannot be reached or trusted fails here, alone
     references = assets.start(client, rt.flags.references, rt.flags.assets_page_size)  # beside the GETs
     try:
-        loaded = await store.load()
         aliases = sorted(target.desired.secrets.keys() | loaded.record.managed.keys())
         progress = rt.progress(f"reading {target.desired.path}", len(aliases))
         try:
