@@ -5,13 +5,20 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit edc-up edc-down bench clean
+.PHONY: demo test lint typecheck unit edc-up edc-down bench clean lock
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+# Exact versions from constraints.txt (refresh it with `make lock`).
+$(STAMP): pyproject.toml constraints.txt
+	@echo "Installing vaultsync and its pinned dependencies into $(VENV) ..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
+	@$(PIP) install -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+## lock: refresh constraints.txt after changing a dependency in pyproject.toml
+lock:
+	@PYTHON=$(PYTHON) bash .ci/lock.sh
 
 ## demo: create the environment, start the dev-server, validate -> plan -> apply -> plan (no changes)
 demo: $(STAMP)
@@ -21,11 +28,11 @@ demo: $(STAMP)
 test: lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check vaultsync tests bench
+	$(BIN)/ruff check vaultsync tests bench action
 	$(BIN)/ruff format --check vaultsync
 
 typecheck: $(STAMP)
-	$(BIN)/mypy vaultsync
+	$(BIN)/mypy vaultsync action/*.py
 
 unit: $(STAMP)
 	PATH="$$(bash .ci/sops-tools.sh)$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)

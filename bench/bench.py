@@ -3,6 +3,8 @@
     .venv/bin/python bench/bench.py                       # 1,000 and 10,000 secrets against the dev-server
     .venv/bin/python bench/bench.py --sizes 1000 --edc    # also against a real EDC connector, when one can run
     .venv/bin/python bench/bench.py --quick               # tiny sizes, seconds (tests/test_bench_smoke.py)
+    .venv/bin/python bench/bench.py --sizes 10000 --edc --skip-dev-server   # the real EDC 0.15.1 only
+    EDC_API_KEY=... .venv/bin/python bench/bench.py --url URL [--connector-pid PID]   # any running connector
 
 What is measured, all in one run so the ratios compare like with like on a shared machine:
 - plan and apply of N secrets, each vaultsync command a subprocess timed end to end (interpreter
@@ -13,7 +15,9 @@ What is measured, all in one run so the ratios compare like with like on a share
   each variant repeated --repeat times, interleaved in rotating order; the median is shown;
 - the same plan against a dev-server that answers every request --latency-ms late (a network);
 - peak memory (the process's max RSS, from wait4) of a plan over --memory-aliases aliases;
-- start-up: `vaultsync --version`, `--help` and `validate` of a 10,000-alias file beside `python -c pass`.
+- start-up: `vaultsync --version`, `--help` and `validate` of a 10,000-alias file beside `python -c pass`;
+- the connector's CPU seconds during each sample (``/proc/<pid>/stat``), beside the client's, when its
+  process is known (the dev-server, ``--edc``, or ``--connector-pid``), to tell who is the bottleneck.
 
 The dev-server runs in its own process (`vaultsync dev-server --port 0`) so that its CPU does not
 share a GIL with the client. Results are also written to bench/results/latest.md.
@@ -66,6 +70,7 @@ class Run:
     code: int
     out: str
     err: str
+    server_cpu: float | None = None  # the connector's CPU seconds meanwhile, when its process is known
 
     def json(self) -> dict[str, Any]:
         doc: dict[str, Any] = json.loads(self.out.strip().splitlines()[-1])
@@ -95,16 +100,33 @@ def run(cmd: Sequence[str], env: dict[str, str] | None = None, check: bool = Tru
     return result
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads: a JVM's too), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     name: str
     url: str
     api_key: str | None
     stop: Callable[[], None]
+    pid: int | None = None
+
+    def measured(self, measure: Callable[[], Run]) -> Run:
+        """``measure()`` with the server's CPU seconds during it."""
+        if self.pid is None:
+            return measure()
+        before = process_cpu(self.pid)
+        result = measure()
+        result.server_cpu = process_cpu(self.pid) - before
+        return result
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EDC_")}
         env["EDC_MANAGEMENT_URL"] = self.url
+        env["EDC_API_VERSION"] = "v3"  # the raw loops speak v3: compare like with like, no version probe
         if self.api_key:
             env["EDC_API_KEY"] = self.api_key
         return env
@@ -125,7 +147,7 @@ def dev_server(latency_ms: float = 0.0) -> Iterator[Server]:
         line = proc.stdout.readline().strip()
         if not line.startswith("EDC_MANAGEMENT_URL="):
             raise SystemExit(f"the dev-server did not start: {line!r}")
-        yield Server(name, line.split("=", 1)[1], None, proc.terminate)
+        yield Server(name, line.split("=", 1)[1], None, proc.terminate, proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -150,7 +172,7 @@ def edc_connector(version: str) -> Iterator[Server]:
     try:
         if "v3" not in connector.secrets_api:
             raise RuntimeError(f"EDC {version} serves no v3 secrets API (serves {connector.secrets_api})")
-        yield Server(f"EDC {version}", connector.url, connector.api_key, connector.stop)
+        yield Server(f"EDC {version}", connector.url, connector.api_key, connector.stop, connector.process.pid)
     finally:
         connector.stop()
 
@@ -190,6 +212,11 @@ class Row:
     def rss(self) -> float:
         return max(r.rss_mb for r in self.samples)
 
+    @property
+    def server_cpu(self) -> float | None:
+        values = [r.server_cpu for r in self.samples if r.server_cpu is not None]
+        return statistics.median(values) if values else None
+
 
 def loop_seconds(r: Run) -> float:
     return float(r.json()["seconds"])
@@ -208,17 +235,19 @@ def fmt_ratio(row: Row, other: Row | None, faster: bool) -> str:
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| scenario | secrets | run | seconds | range | requests/s | client CPU s | peak RSS MB "
+        "| scenario | secrets | run | seconds | range | requests/s | client CPU s | connector CPU s | peak RSS MB "
         "| vs raw floor | speed-up vs sequential |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         rate = f"{row.requests / row.seconds:,.0f}" if row.requests and row.seconds > 0 else ""
         times = [row.seconds_of(r) for r in row.samples]
         spread = f"{min(times):.2f}-{max(times):.2f}" if len(times) > 1 else ""
+        server = f"{row.server_cpu:.2f}" if row.server_cpu is not None else ""
+        ratios = f"{fmt_ratio(row, row.floor, False)} | {fmt_ratio(row, row.sequential, True)}"
         lines.append(
             f"| {row.scenario} | {row.secrets:,} | {row.what} | {row.seconds:.2f} | {spread} | {rate} | {row.cpu:.2f} "
-            f"| {row.rss:.0f} | {fmt_ratio(row, row.floor, False)} | {fmt_ratio(row, row.sequential, True)} |"
+            f"| {server} | {row.rss:.0f} | {ratios} |"
         )
     return "\n".join(lines)
 
@@ -246,7 +275,9 @@ def throughput(
 
     log(f"{name}: apply {count:,} creates (seeds the vault)")
     create = Row(name, count, "vaultsync apply (creates)", requests=2 * count)
-    create.samples.append(run([*VAULTSYNC, "apply", str(a), "--auto-approve", "-q", "--parallelism", par], env))
+    create.samples.append(
+        server.measured(lambda: run([*VAULTSYNC, "apply", str(a), "--auto-approve", "-q", "--parallelism", par], env))
+    )
 
     plan = Row(name, count, f"vaultsync plan (--parallelism {par})", requests=count)
     engine = Row(name, count, "vaultsync engine in-process (requests + planning only)", requests=count)
@@ -268,7 +299,7 @@ def throughput(
     for turn in range(opts.repeat):
         for row, measure in rotated(variants, turn):
             log(f"{name}: {count:,} {row.what} ({turn + 1}/{opts.repeat})")
-            row.samples.append(measure())
+            row.samples.append(server.measured(measure))
 
     # apply of N updates: the vault holds A; apply B updates every alias (N GETs + N PUTs), the raw loops
     # then make the same GETs and PUTs (and put A back, so that every apply meets N updates).
@@ -277,11 +308,12 @@ def throughput(
     useq = Row(name, count, "sequential httpx.Client, GET + PUT", requests=2 * count)
     update.floor, update.sequential = ufloor, useq
     ufloor.cpu_of = useq.cpu_of = lambda r: r.cpu
+    apply_b = [*VAULTSYNC, "apply", str(b), "--auto-approve", "-q", "--parallelism", par]
     for turn in range(opts.repeat):
         log(f"{name}: {count:,} updates ({turn + 1}/{opts.repeat})")
-        update.samples.append(run([*VAULTSYNC, "apply", str(b), "--auto-approve", "-q", "--parallelism", par], env))
-        ufloor.samples.append(_pair(clients("floor", a), clients("floor", a, "PUT")))
-        useq.samples.append(_pair(clients("sequential", b), clients("sequential", b, "PUT")))
+        update.samples.append(server.measured(lambda: run(apply_b, env)))
+        ufloor.samples.append(server.measured(lambda: _pair(clients("floor", a), clients("floor", a, "PUT"))))
+        useq.samples.append(server.measured(lambda: _pair(clients("sequential", b), clients("sequential", b, "PUT"))))
         clients("floor", a, "PUT")  # back to A, untimed
     return [plan, engine, plan1, floor, seq, create, update, ufloor, useq]
 
@@ -389,13 +421,26 @@ def ratio_lines(rows: list[Row], starts: dict[str, Row], opts: argparse.Namespac
                 f"- plan of {count:,} vs the raw floor ({scenario}): {r:.2f}x the floor's time "
                 f"(target <= 1.25x against the real connector): {verdict(r <= 1.25)}"
             )
+        if plan.server_cpu:
+            lines.append(
+                f"- plan of {count:,} ({scenario}): client CPU {plan.cpu:.2f} s, connector CPU {plan.server_cpu:.2f} s "
+                f"({plan.cpu / count * 1000:.2f} vs {plan.server_cpu / count * 1000:.2f} ms per request): the "
+                f"{'client' if plan.cpu > plan.server_cpu else 'connector'} is the bottleneck"
+            )
         if plan.sequential is not None:
             r = plan.sequential.seconds / plan.seconds
             lines.append(
                 f"- plan of {count:,} vs the sequential client ({scenario}): {r:.2f}x faster "
                 f"(target >= 5x): {verdict(r >= 5)}"
             )
-    if not any(r.scenario.startswith("EDC") for r in rows):
+        update = find(rows, scenario, count, "vaultsync apply (updates)")
+        if update is not None and update.floor is not None:
+            r = update.seconds / update.floor.seconds
+            lines.append(
+                f"- apply of {count:,} updates vs the raw floor ({scenario}): {r:.2f}x the floor's time "
+                f"(target <= 1.2x): {verdict(r <= 1.2)}"
+            )
+    if not any(r.scenario.startswith(("EDC", "connector at")) for r in rows):
         lines.append(f"- real connector: no rows ({'; '.join(skipped) or 'not requested: pass --edc'})")
     bare = starts["python -c pass"].seconds
     version = starts["vaultsync --version"].seconds
@@ -437,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-runs", type=int, default=10)
     parser.add_argument("--edc", action="store_true", help="also benchmark a real EDC connector (Java 17 + Maven)")
     parser.add_argument("--edc-version", default="0.15.1")
+    parser.add_argument("--url", help="also benchmark this running connector (key: EDC_API_KEY; it is written to!)")
+    parser.add_argument("--connector-pid", type=int, help="the process of --url, to measure its CPU")
+    parser.add_argument("--skip-dev-server", action="store_true", help="no dev-server rows (nor latency ones)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one sample each: a smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the markdown report")
     opts = parser.parse_args(argv)
@@ -456,10 +504,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="vaultsync-bench-") as folder:
         tmp = Path(folder)
         starts = startup(opts, tmp, log)
-        for count in opts.sizes:
+        for count in [] if opts.skip_dev_server else opts.sizes:
             with dev_server() as server:
                 rows += throughput(server, count, opts, tmp, log)
-        if opts.latency_ms > 0:
+        if opts.url:
+            given = Server(f"connector at {opts.url}", opts.url, os.environ.get("EDC_API_KEY"), lambda: None)
+            given.pid = opts.connector_pid
+            for count in opts.sizes:
+                rows += throughput(given, count, opts, tmp, log)
+        if opts.latency_ms > 0 and not opts.skip_dev_server:
             rows += latency(opts.latency_size, opts, tmp, log)
         if opts.edc:
             try:

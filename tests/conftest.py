@@ -17,6 +17,9 @@ import pytest
 from vaultsync.cli import main
 from vaultsync.devserver import DevServer, Request, SecretsApi
 
+# Fails the session when a process the tests started outlives it (JVMs, dev-servers, vaultsync runs).
+pytest_plugins = ("process_guard",)
+
 CANARY = "CANARY-7f3e9b1c-do-not-print"  # a value that must never appear in any output
 
 
@@ -135,8 +138,8 @@ def devserver() -> Iterator[Server]:
 
 @pytest.fixture
 def env_for(devserver: Server) -> dict[str, str]:
-    """Environment pointing the CLI at the dev-server."""
-    return {"EDC_MANAGEMENT_URL": devserver.url}
+    """Environment pointing the CLI at the dev-server, API version v3 (``auto`` has its own tests: test_versions.py)."""
+    return {"EDC_MANAGEMENT_URL": devserver.url, "EDC_API_VERSION": "v3"}
 
 
 def write_desired(path: Path, secrets: dict[str, Any], **extra: Any) -> Path:

@@ -1,16 +1,15 @@
-"""Real EDC connectors for the tests: one JVM per EDC version per test session.
+"""Real EDC connectors for the tests: one JVM per EDC version per test session, booted side by side.
 
 Load with ``pytest_plugins = ("edc_fixtures",)`` in a test module (not a plain import: pytest would then
 register a separate session fixture per module, and boot one JVM per module).
 
-The connectors are built by ``tests/edc/runtime.py`` with Maven from Maven Central (cached in ``~/.m2`` and
-``tests/edc/.build``) and started with ``require_secrets_api=False``: the Maven Central reachable here serves
-no ``org.eclipse.edc:secrets-api``, so they boot without ``/v3/secrets`` (see tests/edc/FINDINGS.md). Tests
-that need the secrets API skip with that reason; tests of the shared stack (Jetty, Jersey, auth, EDC's error
-bodies) use the asset API of the same runtime.
+The connectors are built by ``tests/edc/runtime.py`` with Maven (cached in ``~/.m2`` and ``tests/edc/.build``),
+with EDC's secrets API installed from ``<repo>/../shared/edc`` (or ``$VAULTSYNC_EDC_JARS``): 0.15.1 serves
+``/v3/secrets`` and ``/v4beta/secrets``, 0.12.0 ``/v3/secrets``. ``VAULTSYNC_EDC_VERSIONS`` (comma-separated,
+default both) picks the versions tested; the first test that needs a connector boots all of them at once.
 
-Without Java or Maven the real-connector tests skip locally and fail in CI (``CI=true``).
-``VAULTSYNC_EDC_VERSIONS`` (comma-separated, default ``0.15.1``) picks the versions tested.
+Without Java, Maven or the secrets-api jars the real-connector tests skip on a laptop, saying what fixes it,
+and fail under ``CI=true``: CI never skips the real connector, and never runs one without the secrets API.
 
 Test modules also import its helpers and data, before pytest loads it as a plugin; it holds no assert, so
 it opts out of assertion rewriting (which would warn that it was imported too early): PYTEST_DONT_REWRITE.
@@ -23,7 +22,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -31,12 +30,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "edc"))
 import runtime  # tests/edc/runtime.py (stdlib only)
 
-ENABLE_HINT = "install Java 17 and Maven to run the real-connector tests"
+ENABLE_HINT = "install Java 17 and Maven 3.8+ (e.g. apt-get install openjdk-17-jdk-headless maven)"
 
 
 def edc_versions() -> list[str]:
-    """The EDC versions the real-connector tests run against (only 0.15.1 by default: one JVM per session)."""
-    raw = os.environ.get("VAULTSYNC_EDC_VERSIONS", runtime.DEFAULT_VERSION)
+    """The EDC versions the real-connector tests run against (default: every version with a pom)."""
+    raw = os.environ.get("VAULTSYNC_EDC_VERSIONS", ",".join(runtime.VERSIONS))
     versions = [v.strip() for v in raw.split(",") if v.strip()]
     unknown = [v for v in versions if v not in runtime.VERSIONS]
     if unknown:
@@ -48,52 +47,46 @@ def in_ci() -> bool:
     return os.environ.get("CI") == "true"
 
 
-def require_tools() -> None:
-    """Skip (laptop) or fail (CI) when Java or Maven is missing: CI must never skip the real connector."""
-    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
-    if not missing:
-        return
-    reason = f"{' and '.join(missing)} not found on PATH: {ENABLE_HINT}"
+def cannot_run(reason: str) -> NoReturn:
+    """Skip on a laptop; fail under CI=true, where the real connector is required."""
     if in_ci():
         pytest.fail(f"{reason} (CI=true: the real-connector tests must run in CI, not skip)", pytrace=False)
     pytest.skip(reason)
 
 
-def no_secrets_api_reason(version: str, api: str) -> str:
-    return (
-        f"SecretsApiUnavailable: EDC {version} serves no /{api}/secrets here: org.eclipse.edc:secrets-api:{version} "
-        "is not on the Maven Central reachable from this machine, so the runtime was built without it "
-        "(tests/edc/FINDINGS.md)"
-    )
-
-
-def secrets_api_built(version: str) -> bool:
-    """Whether the runtime of ``version`` includes EDC's secrets-api module (builds it with Maven if needed)."""
-    require_tools()
-    try:
-        return runtime.secrets_api_in_lib(version)
-    except runtime.EdcRuntimeError as exc:
-        pytest.fail(f"EDC {version} could not be built: {exc}", pytrace=False)
+def require_tools() -> None:
+    """Skip (laptop) or fail (CI) when Java or Maven is missing."""
+    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    if missing:
+        cannot_run(f"{' and '.join(missing)} not found on PATH: {ENABLE_HINT}")
 
 
 class Connectors:
-    """Started connectors by version; each boots at most once, the first time a test asks for it."""
+    """Started connectors by version. The first ``get`` boots every version of the session in parallel."""
 
     def __init__(self) -> None:
         self._running: dict[str, runtime.Connector] = {}
-        self._failed: dict[str, str] = {}
+        self._failed: dict[str, runtime.EdcRuntimeError] = {}
 
     def get(self, version: str) -> runtime.Connector:
         require_tools()
+        if version not in self._running and version not in self._failed:
+            wanted = [v for v in dict.fromkeys([version, *edc_versions()]) if v not in self._running]
+            for got, result in runtime.start_many(wanted).items():
+                if isinstance(result, runtime.Connector):
+                    self._running[got] = result
+                else:
+                    self._failed[got] = result
         if version in self._failed:
-            pytest.fail(self._failed[version], pytrace=False)
-        if version not in self._running:
-            try:
-                self._running[version] = runtime.start(version, require_secrets_api=False)
-            except runtime.EdcRuntimeError as exc:
-                self._failed[version] = f"EDC {version} did not start: {exc}"
-                pytest.fail(self._failed[version], pytrace=False)
+            error = self._failed[version]
+            if isinstance(error, runtime.SecretsApiUnavailable) and "Maven Central does not publish" in str(error):
+                cannot_run(f"EDC {version} without its secrets API: {error}")
+            pytest.fail(f"EDC {version} did not start: {error}", pytrace=False)
         return self._running[version]
+
+    @property
+    def running(self) -> dict[str, runtime.Connector]:
+        return dict(self._running)
 
     def stop_all(self) -> None:
         for connector in self._running.values():
@@ -117,18 +110,8 @@ def edc(edc_connectors: Connectors) -> runtime.Connector:
     return edc_connectors.get(edc_versions()[0])
 
 
-def asset_body(asset_id: str) -> dict[str, Any]:
-    """A minimal valid asset: the stand-in resource for measuring the shared stack without a secrets API."""
-    return {
-        "@context": {"@vocab": "https://w3id.org/edc/v0.0.1/ns/"},
-        "@id": asset_id,
-        "properties": {"name": "vaultsync-test"},
-        "dataAddress": {"type": "HttpData", "baseUrl": "http://127.0.0.1:9/none"},
-    }
-
-
 # -- aliases in the URL path -------------------------------------------------------------------------
-# What each alias does on Jetty 12 (EDC 0.13+; measured on 0.15.1 via /v3/assets, FINDINGS.md) when it is
+# What each alias does on Jetty 12 (EDC 0.13+; measured on 0.15.1's /v3/secrets, FINDINGS.md) when it is
 # POSTed in the body and then read and deleted through the path, percent-encoded as vaultsync's client does
 # (urllib.parse.quote(alias, safe="")): "ok" round-trips; a number is the status GET and DELETE get (the
 # alias was created all the same: an orphan). Aliases the schema refuses for other reasons (whitespace,

@@ -1,11 +1,10 @@
 """Tests of the CI examples users copy (examples/ci) and of the pre-commit hook.
 
-The workflow files are checked three ways: their structure (triggers, jobs,
-permissions, commands), actionlint for the GitHub workflows, and the shell
-steps themselves, run with bash against a stand-in ``vaultsync`` that exits
-with the code a test asks for (so "exit 2 is success for plan, failure for
-drift" is tested, not just grepped). The pull-request comment script of the
-plan workflow runs under node with a mocked GitHub client, and the GitLab
+The GitHub workflows are one `uses:` line of vaultsync's action per job: their
+structure and actionlint are checked here, the action itself in
+tests/test_action.py. The GitLab jobs' shell runs with bash against a
+stand-in ``vaultsync`` that exits with the code a test asks for (so "exit 2 is
+success for plan, failure for drift" is tested, not just grepped), and the
 merge-request note script against a local fake GitLab API.
 
 The pre-commit test installs this project from a temporary git copy with
@@ -70,23 +69,6 @@ def only_job(workflow: dict[str, Any]) -> dict[str, Any]:
     jobs: dict[str, dict[str, Any]] = workflow["jobs"]
     assert len(jobs) == 1, f"expected one job, got {list(jobs)}"
     return next(iter(jobs.values()))
-
-
-def step(job: dict[str, Any], name: str) -> dict[str, Any]:
-    steps: list[dict[str, Any]] = job["steps"]
-    for s in steps:
-        if s.get("name") == name:
-            return s
-    raise AssertionError(f"no step named {name!r}; steps: {[s.get('name') for s in job['steps']]}")
-
-
-def step_index(job: dict[str, Any], name: str) -> int:
-    steps: list[dict[str, Any]] = job["steps"]
-    return steps.index(step(job, name))
-
-
-def runs(job: dict[str, Any]) -> list[str]:
-    return [s["run"] for s in job["steps"] if "run" in s]
 
 
 def uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
@@ -161,16 +143,6 @@ class Sandbox:
             check=False,
         )
 
-    def run_github_step(
-        self, workflow: dict[str, Any], s: dict[str, Any], **env: str
-    ) -> subprocess.CompletedProcess[str]:
-        # GitHub runs `shell: bash` as `bash --noprofile --norc -eo pipefail {0}`.
-        assert workflow["defaults"]["run"]["shell"] == "bash"
-        script = self.dir.parent / "step.sh"
-        script.write_text(s["run"], encoding="utf-8")
-        top = {k: str(v) for k, v in workflow["env"].items() if "${{" not in str(v)}
-        return self.run(str(script), ["bash", "--noprofile", "--norc", "-eo", "pipefail"], **{**top, **env})
-
     def run_gitlab_script(self, lines: list[str], **env: str) -> subprocess.CompletedProcess[str]:
         # The GitLab runner runs the script entries in one bash with `set -eo pipefail`.
         script = self.dir.parent / "job.sh"
@@ -203,40 +175,22 @@ def test_every_ci_yaml_parses() -> None:
 
 @pytest.mark.parametrize("path", GITHUB_WORKFLOWS, ids=lambda p: p.name)
 def test_github_workflow_common_shape(path: Path) -> None:
+    # The steps themselves are the action's (action.yml), run by tests/test_action.py.
     wf = load(path)
-    env = wf["env"]
-    # One place to name the desired-state file, at the top.
-    assert env["VAULTSYNC_FILE"] == "secrets/connector.json"
-    assert "VAULTSYNC_PIP_SPEC" in env and "vaultsync" in env["VAULTSYNC_PIP_SPEC"]
-    assert "INSTALL SPEC" in path.read_text(encoding="utf-8")
-    assert env["EDC_MANAGEMENT_URL"] == "${{ vars.EDC_MANAGEMENT_URL }}"
-
+    assert wf["env"]["EDC_MANAGEMENT_URL"] == "${{ vars.EDC_MANAGEMENT_URL }}"
+    assert "VAULTSYNC ACTION" in path.read_text(encoding="utf-8")
     # Least privilege, declared at the top and never widened by a job.
     perms = wf["permissions"]
     assert isinstance(perms, dict) and perms.get("contents") == "read"
-    assert set(perms) <= {"contents", "pull-requests"}
+    assert set(perms) <= {"contents", "pull-requests", "actions"}
     job = only_job(wf)
     assert "permissions" not in job
     assert job["env"]["EDC_API_KEY"] == "${{ secrets.EDC_API_KEY }}"
     assert isinstance(job["timeout-minutes"], int)
-
     (checkout,) = uses(job, "actions/checkout")
     assert checkout["with"]["persist-credentials"] is False
-    (setup,) = uses(job, "actions/setup-python")
-    assert setup["with"]["python-version"] == "3.11"
-    install = step(job, "Install vaultsync")
-    assert '"$VAULTSYNC_PIP_SPEC"' in install["run"]
-    assert step_index(job, "Install vaultsync") > job["steps"].index(setup)
-
-    commands = 0
-    for script in runs(job):
-        # No expression is expanded into shell code (script injection).
-        assert "${{" not in script, script
-        # Every command names the file through the variable.
-        for m in re.finditer(r"^\s*vaultsync (validate|plan|drift) (\S+)", script, re.M):
-            assert m.group(2) == '"$VAULTSYNC_FILE"', m.group(0)
-            commands += 1
-    assert commands >= 1
+    (action,) = uses(job, "YOUR-ORG/vaultsync")
+    assert action["with"].get("files", "secrets/connector.json") == "secrets/connector.json"
 
 
 def test_plan_workflow_shape() -> None:
@@ -247,30 +201,8 @@ def test_plan_workflow_shape() -> None:
     assert "pull_request.number" in wf["concurrency"]["group"]
     job = only_job(wf)
     assert "head.repo.full_name == github.repository" in job["if"]
-
-    validate = step(job, "Validate")
-    assert 'vaultsync validate "$VAULTSYNC_FILE"' in validate["run"]
-    plan = step(job, "Plan")
-    cmd = " ".join(plan["run"].replace("\\\n", " ").split())
-    assert 'vaultsync plan "$VAULTSYNC_FILE" --format markdown --out vaultsync.plan' in cmd
-    assert "--detailed-exitcode" in cmd
-    assert step_index(job, "Validate") < step_index(job, "Plan")
-
-    comment = step(job, "Comment on the pull request")
-    assert comment["uses"].startswith("actions/github-script@")
-    assert step_index(job, "Plan") < step_index(job, "Comment on the pull request")
-    assert "!cancelled()" in comment["if"]
-
-    upload = step(job, "Upload the saved plan")
-    assert upload["uses"].startswith("actions/upload-artifact@")
-    assert "vaultsync.plan" in upload["with"]["path"].split()
-    # Uploaded for "no changes" and for "changes present".
-    assert "exitcode == '0'" in upload["if"] and "exitcode == '2'" in upload["if"]
-
-    fail = step(job, "Fail when the plan failed")
-    assert "exitcode != '0'" in fail["if"] and "exitcode != '2'" in fail["if"]
-    assert "exit 1" in fail["run"]
-    assert fail is job["steps"][-1]
+    (action,) = uses(job, "YOUR-ORG/vaultsync")
+    assert action["with"]["command"] == "plan"
 
 
 def test_apply_workflow_shape() -> None:
@@ -279,21 +211,11 @@ def test_apply_workflow_shape() -> None:
     assert on["push"]["branches"] == ["main"]
     assert "workflow_dispatch" in on
     assert "pull_request" not in on
-    assert wf["permissions"] == {"contents": "read"}
     # Two applies never race, and a running apply is never cancelled.
     assert wf["concurrency"]["group"] == "vaultsync-apply"
     assert wf["concurrency"]["cancel-in-progress"] is False
-
-    job = only_job(wf)
-    plan = step(job, "Plan")
-    assert "--out vaultsync.plan" in plan["run"]
-    apply_ = step(job, "Apply the saved plan")
-    assert "vaultsync apply vaultsync.plan" in apply_["run"]
-    assert "if" not in apply_, "apply must run exactly when the plan step succeeded"
-    assert step_index(job, "Validate") < step_index(job, "Plan") < step_index(job, "Apply the saved plan")
-    all_runs = "\n".join(runs(job))
-    assert "--auto-approve" not in all_runs, "apply the saved plan, not a fresh one"
-    assert len(re.findall(r"^\s*(?:\w+=\S+ )*vaultsync apply\b", all_runs, re.M)) == 1
+    (action,) = uses(only_job(wf), "YOUR-ORG/vaultsync")
+    assert action["with"]["command"] == "apply"
 
 
 def test_drift_workflow_shape() -> None:
@@ -303,11 +225,8 @@ def test_drift_workflow_shape() -> None:
     (cron,) = on["schedule"]
     assert len(cron["cron"].split()) == 5
     assert wf["permissions"] == {"contents": "read"}
-    job = only_job(wf)
-    drift = step(job, "Check for drift")
-    assert 'vaultsync drift "$VAULTSYNC_FILE"' in drift["run"]
-    assert "GITHUB_STEP_SUMMARY" in drift["run"]
-    assert "vaultsync apply" not in "\n".join(runs(job)), "the drift job is read-only"
+    (action,) = uses(only_job(wf), "YOUR-ORG/vaultsync")
+    assert action["with"]["command"] == "drift", "the drift job is read-only"
 
 
 def test_gitlab_pipeline_shape() -> None:
@@ -377,176 +296,9 @@ def test_ci_readme_covers_settings_and_exit_codes() -> None:
         assert path.relative_to(CI_DIR).as_posix() in text
 
 
-# --------------------------------------------------------------------------- GitHub steps, run
-
-
-@pytest.mark.parametrize(("rc", "changes"), [("0", "false"), ("2", "true")])
-def test_github_plan_step_treats_0_and_2_as_success(sandbox: Sandbox, rc: str, changes: str) -> None:
-    wf = load(PLAN_WF)
-    result = sandbox.run_github_step(
-        wf, step(only_job(wf), "Plan"), FAKE_PLAN_RC=rc, FAKE_PLAN_OUT="## Plan: 1 to create"
-    )
-    assert result.returncode == 0, result.stderr
-    assert sandbox.outputs() == {"exitcode": rc, "changes": changes}
-    assert (sandbox.dir / "vaultsync.plan").exists()
-    assert (sandbox.dir / "vaultsync-plan.md").read_text() == "## Plan: 1 to create\n"
-    assert "## Plan: 1 to create" in sandbox.summary.read_text()
-    (call,) = sandbox.calls()
-    assert call.startswith("plan secrets/connector.json ")
-    assert {"--format", "markdown", "--out", "vaultsync.plan", "--detailed-exitcode"} <= set(call.split())
-
-
-def test_github_plan_step_records_an_error_for_the_last_step(sandbox: Sandbox) -> None:
-    wf = load(PLAN_WF)
-    job = only_job(wf)
-    result = sandbox.run_github_step(wf, step(job, "Plan"), FAKE_PLAN_RC="1")
-    # The step itself passes so that the comment step can report the failure;
-    # the last step fails the job (its `if:` is checked in test_plan_workflow_shape).
-    assert result.returncode == 0
-    assert sandbox.outputs() == {"exitcode": "1"}
-    assert "::error" in result.stdout
-    fail = step(job, "Fail when the plan failed")
-    assert sandbox.run_github_step(wf, fail, PLAN_EXITCODE="1").returncode != 0
-
-
-@pytest.mark.parametrize("rc", ["0", "1"])
-def test_github_validate_step(sandbox: Sandbox, rc: str) -> None:
-    wf = load(PLAN_WF)
-    result = sandbox.run_github_step(wf, step(only_job(wf), "Validate"), FAKE_VALIDATE_RC=rc)
-    assert result.returncode == int(rc)
-    assert sandbox.outputs() == {"exitcode": rc}
-    assert sandbox.calls() == ["validate secrets/connector.json"]
-    assert (sandbox.dir / "vaultsync-validate.log").exists()
-
-
-@pytest.mark.parametrize(("rc", "ok"), [("0", True), ("2", True), ("1", False)])
-def test_github_apply_workflow_plan_step(sandbox: Sandbox, rc: str, ok: bool) -> None:
-    wf = load(APPLY_WF)
-    result = sandbox.run_github_step(wf, step(only_job(wf), "Plan"), FAKE_PLAN_RC=rc)
-    assert (result.returncode == 0) is ok
-    assert sandbox.outputs()["exitcode"] == rc
-
-
-@pytest.mark.parametrize("rc", ["0", "1"])
-def test_github_apply_step_applies_the_saved_plan(sandbox: Sandbox, rc: str) -> None:
-    wf = load(APPLY_WF)
-    result = sandbox.run_github_step(
-        wf, step(only_job(wf), "Apply the saved plan"), FAKE_APPLY_RC=rc, FAKE_APPLY_OUT="Apply complete"
-    )
-    assert result.returncode == int(rc)
-    (call,) = sandbox.calls()
-    assert call.split()[:2] == ["apply", "vaultsync.plan"] and "--auto-approve" not in call
-    summary = sandbox.summary.read_text()
-    assert f"vaultsync apply (exit {rc})" in summary
-    if rc == "0":
-        assert "Apply complete" in summary
-    else:
-        assert "stale plan" in result.stdout
-
-
-@pytest.mark.parametrize(
-    ("rc", "job_fails", "headline"),
-    [("0", False, "No drift"), ("2", True, "Drift detected"), ("1", True, "Drift check failed")],
-)
-def test_github_drift_step(sandbox: Sandbox, rc: str, job_fails: bool, headline: str) -> None:
-    wf = load(DRIFT_WF)
-    result = sandbox.run_github_step(
-        wf, step(only_job(wf), "Check for drift"), FAKE_DRIFT_RC=rc, FAKE_DRIFT_OUT="~ oauth-client"
-    )
-    assert (result.returncode != 0) is job_fails
-    summary = sandbox.summary.read_text()
-    assert "## vaultsync drift: `secrets/connector.json`" in summary
-    assert headline in summary
-    if rc != "1":
-        assert "~ oauth-client" in summary
-    assert sandbox.calls()[0].startswith("drift secrets/connector.json")
-
-
-# --------------------------------------------------------------------------- PR comment script (node)
-
-NODE_HARNESS = """
-const calls = [];
-const existing = JSON.parse(process.env.EXISTING_COMMENTS);
-const github = {
-  paginate: async (method, args) => { calls.push(['list', method, args]); return existing; },
-  rest: { issues: {
-    listComments: 'listComments',
-    createComment: async (args) => { calls.push(['create', args]); },
-    updateComment: async (args) => { calls.push(['update', args]); },
-  } },
-};
-const context = {
-  serverUrl: 'https://github.com', runId: 42, repo: { owner: 'acme', repo: 'infra' },
-  payload: { pull_request: { number: 7, head: { sha: 'abcdef0123456789' } } },
-};
-(async () => {
-SCRIPT
-})().then(
-  () => console.log(JSON.stringify(calls)),
-  (err) => { console.error(err); process.exit(1); },
-);
-"""
-
-
-def run_comment_script(sandbox: Sandbox, existing: list[dict[str, Any]], **env: str) -> list[list[Any]]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the github-script code is only checked by actionlint")
-    script = step(only_job(load(PLAN_WF)), "Comment on the pull request")["with"]["script"]
-    harness = sandbox.dir.parent / "comment.js"
-    harness.write_text(NODE_HARNESS.replace("SCRIPT", script), encoding="utf-8")
-    result = sandbox.run(str(harness), [node], EXISTING_COMMENTS=json.dumps(existing), **env)
-    assert result.returncode == 0, result.stderr
-    calls: list[list[Any]] = json.loads(result.stdout)
-    return calls
-
+# --------------------------------------------------------------------------- GitLab jobs, run
 
 MARKER = "<!-- vaultsync-plan: secrets/connector.json -->"
-
-
-def test_comment_script_creates_one_comment(sandbox: Sandbox) -> None:
-    (sandbox.dir / "vaultsync-plan.md").write_text("### vaultsync plan\n\n+ create `oauth-client`\n")
-    human = {"id": 1, "user": {"type": "User"}, "body": MARKER + "\nquoted by a human"}
-    calls = run_comment_script(sandbox, [human], VALIDATE_EXITCODE="0", PLAN_EXITCODE="2")
-    assert calls[0][0] == "list" and calls[0][2]["issue_number"] == 7
-    (action, args) = calls[1]
-    assert action == "create" and len(calls) == 2
-    body = args["body"]
-    assert body.startswith(MARKER + "\n")
-    # vaultsync's markdown is the comment, with no second heading.
-    assert body.count("### ") == 1 and "+ create `oauth-client`" in body
-    assert "abcdef0" in body and "/acme/infra/actions/runs/42" in body
-
-
-def test_comment_script_updates_its_previous_comment(sandbox: Sandbox) -> None:
-    (sandbox.dir / "vaultsync-plan.md").write_text("### vaultsync plan\n\nNo changes.\n")
-    other_file = {"id": 3, "user": {"type": "Bot"}, "body": "<!-- vaultsync-plan: other.json -->\nold"}
-    mine = {"id": 4, "user": {"type": "Bot"}, "body": MARKER + "\nold plan"}
-    calls = run_comment_script(sandbox, [other_file, mine], VALIDATE_EXITCODE="0", PLAN_EXITCODE="0")
-    (action, args) = calls[-1]
-    assert action == "update" and args["comment_id"] == 4
-    assert "No changes." in args["body"]
-
-
-def test_comment_script_reports_validation_and_plan_errors(sandbox: Sandbox) -> None:
-    (sandbox.dir / "vaultsync-validate.log").write_text("secrets.s3: nested value\n")
-    calls = run_comment_script(sandbox, [], VALIDATE_EXITCODE="1", PLAN_EXITCODE="")
-    body = calls[-1][1]["body"]
-    assert "is invalid" in body and "secrets.s3: nested value" in body
-
-    calls = run_comment_script(sandbox, [], VALIDATE_EXITCODE="0", PLAN_EXITCODE="1")
-    body = calls[-1][1]["body"]
-    assert "vaultsync plan failed" in body and "exit 1" in body
-
-
-def test_comment_script_truncates_huge_plans(sandbox: Sandbox) -> None:
-    (sandbox.dir / "vaultsync-plan.md").write_text("x" * 100_000)
-    calls = run_comment_script(sandbox, [], VALIDATE_EXITCODE="0", PLAN_EXITCODE="2")
-    body = calls[-1][1]["body"]
-    assert len(body) < 65_536 and "truncated" in body
-
-
-# --------------------------------------------------------------------------- GitLab jobs, run
 
 
 class FakeGitLab:

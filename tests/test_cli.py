@@ -13,6 +13,7 @@ import pytest
 from conftest import CANARY, Result, Server, run_cli, write_desired
 
 from vaultsync.devserver import DevServer
+from vaultsync.statecodec import unpack
 
 
 @pytest.fixture
@@ -371,7 +372,7 @@ def test_bad_api_version_in_the_environment_is_refused_before_any_request(
     path = write_desired(tmp_path / "d.json", {"a": "x"})
     result = run_cli("plan", str(path), env=env_for | {"EDC_API_VERSION": "v5"})
     assert result.code == 1
-    assert "v3 or v4" in result.err
+    assert "API version must be auto, v3, v4beta or v4" in result.err
     assert devserver.requests == []
 
 
@@ -443,7 +444,7 @@ def test_canary_never_appears_in_any_output(tmp_path: Path, devserver: Server, e
     assert "(sensitive value)" in results[1].out
     assert any("GET /api/management/v3/secrets/literal 200" in r.err for r in results)  # -v really logged
     assert_no_canary(results, tmp_path)
-    assert CANARY not in devserver.secrets["vaultsync-state"]
+    assert CANARY not in unpack(devserver.secrets["vaultsync-state"], {}, "state")
 
 
 def test_canary_never_appears_in_conflicts_or_errors(

@@ -95,8 +95,9 @@ VERSIONS = pytest.mark.parametrize("version", ["v3", "v4"])
 def test_write_bodies_are_exactly_what_edc_expects(
     version: str, body: dict[str, Any], method: str, operation: str
 ) -> None:
-    status = 200 if method == "POST" else 204
-    _, rec = call(httpx.Response(status), lambda c: getattr(c, operation)("oauth-client", CANARY), version=version)
+    answer = httpx.Response(200, json={"@id": "oauth-client", "@type": "IdResponse"}) if method == "POST" else None
+    answer = answer or httpx.Response(204)
+    _, rec = call(answer, lambda c: getattr(c, operation)("oauth-client", CANARY), version=version)
     request = rec.only
     assert request.method == method
     assert request.url.path == f"/api/management/{version}/secrets"  # PUT: the id is in the body, not the path

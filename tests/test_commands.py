@@ -15,6 +15,7 @@ from conftest import CANARY, Result, Server, run_cli, write_desired
 from vaultsync.desired import parse_desired
 from vaultsync.errors import InputError
 from vaultsync.sources import Sources
+from vaultsync.statecodec import unpack
 
 
 def program(code: str, marker: Path | None = None) -> list[str]:
@@ -205,7 +206,7 @@ def test_program_outputs_never_leak_to_outputs_plans_state_or_files(
     for result in runs:
         assert CANARY not in result.both
     assert devserver.secrets["other"] == CANARY + "-json"
-    assert CANARY not in devserver.secrets["vaultsync-state"]
+    assert CANARY not in unpack(devserver.secrets["vaultsync-state"], {}, "state")
     for path in repo.rglob("*"):
         assert CANARY.encode() not in path.read_bytes(), path
     assert sorted(p.name for p in repo.iterdir()) == ["desired.json", "p.plan"]

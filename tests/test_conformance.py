@@ -1,13 +1,11 @@
-"""Conformance: the same raw HTTP requests to the dev-server and to a real EDC connector, the same answers.
+"""Conformance: the same raw HTTP requests to the dev-server and to real EDC connectors, the same answers.
 
-Each case is one data row sent to every target; it asserts the status code and the shape of the body
-(EDC's JSON error array, IdResponse, empty, Jetty's error page, Jersey's plain-text 400...).
-
-Rows of the ``stack`` layer exercise what every management resource shares (Jetty, Jersey, the auth filter,
-EDC's error mapper): on a real connector that serves no secrets API they go to ``/v3/assets`` of the same
-runtime, which is how they are measured on this machine. Rows of the ``secrets`` layer need ``/v3/secrets``
-or ``/v4/secrets`` and skip on a connector without them (tests/edc/FINDINGS.md: secrets-api is not on the
-Maven Central reachable here).
+Each case is one data row sent to every target that serves its API version (the dev-server: v3, v4beta and
+v4; EDC 0.15.1: v3 and v4beta; EDC 0.12.0: v3); it asserts the status code and the shape of the body (EDC's
+JSON error array, IdResponse, empty, Jetty's error page, Jersey's plain-text 400...). A row that holds on
+some targets only says where (``on``), or what another target answers instead (``differs``): the dev-server
+answers like EDC 0.15.1 (Jetty 12) where the two EDC lines differ. v4 rows run on the dev-server only (no
+EDC 0.17+ builds here); they are the v4beta rows, since v4beta and v4 differ in the path alone.
 """
 
 from __future__ import annotations
@@ -16,21 +14,13 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-from edc_fixtures import (
-    ALIAS_SAMPLES,
-    LONG_ALIASES,
-    Connectors,
-    asset_body,
-    edc_versions,
-    http_client,
-    no_secrets_api_reason,
-)
+from edc_fixtures import ALIAS_SAMPLES, LONG_ALIASES, Connectors, edc_versions, http_client, runtime
 
 from vaultsync.client import NOT_SERVED, ClientOptions, EdcClient
 from vaultsync.devserver import DevServer
@@ -45,18 +35,15 @@ DEV_KEY = "conformance-key"
 ERROR_KEYS = {"message", "type", "path", "invalidValue"}
 
 
+DEV_APIS = ("v3", "v4beta", "v4")
+
+
 @dataclass
 class Target:
     name: str
     url: str
     api_key: str
     served: tuple[str, ...]  # secrets API versions served
-    edc_version: str | None = None  # None: the dev-server
-
-    @property
-    def stand_in(self) -> bool:
-        """Whether stack rows go to the asset API (a connector without the secrets API)."""
-        return "v3" not in self.served
 
 
 @dataclass
@@ -67,7 +54,7 @@ class Ctx:
 
     @property
     def collection(self) -> str:
-        return "/v3/assets" if self.target.stand_in else f"/{self.api}/secrets"
+        return f"/{self.api}/secrets"
 
     @property
     def item(self) -> str:
@@ -85,7 +72,7 @@ class Case:
     path: str  # "{collection}", "{item}", or a path with them as prefixes; else literal
     status: int
     shape: Shape
-    body: Body | bytes | None = None
+    body: Body | bytes | dict[str, Any] | None = None
     layer: str = "stack"  # "stack": any served management resource; "secrets": the secrets API itself
     api: str = "v3"
     key: str = "good"  # "good", "none" or "wrong"
@@ -94,6 +81,8 @@ class Case:
     exists: bool = False  # create the alias before the request
     stored: str | None = None  # after the request, GET returns this value
     headers: dict[str, str] = field(default_factory=dict)
+    on: tuple[str, ...] | None = None  # the targets where the row holds (None: all serving ``api``)
+    differs: dict[str, tuple[int, Shape]] = field(default_factory=dict)  # target -> its own status and shape
 
 
 # -- body shapes ------------------------------------------------------------------------------------
@@ -131,17 +120,28 @@ def auth_failed(message: str) -> Shape:
 
 
 def not_found(response: httpx.Response, ctx: Ctx) -> None:
-    resource = "Asset" if ctx.target.stand_in else "Secret"
-    message = f"Object of type {resource} with ID={ctx.alias} was not found"
-    edc_errors("ObjectNotFound", message, None)(response, ctx)
+    edc_errors("ObjectNotFound", f"Object of type Secret with ID={ctx.alias} was not found", None)(response, ctx)
 
 
 def conflict(response: httpx.Response, ctx: Ctx) -> None:
-    edc_errors("ObjectConflict")(response, ctx)
-    message = response.json()[0]["message"]
-    assert ctx.alias in message
-    if not ctx.target.stand_in:
-        assert message == f"Secret {ctx.alias} already exist"
+    edc_errors("ObjectConflict", f"Secret {ctx.alias} already exist", None)(response, ctx)
+
+
+def validation(*failures: tuple[str, str]) -> Shape:
+    """EDC's array of ValidationFailure items, exactly these (message, path) pairs, ``invalidValue`` null."""
+
+    def check(response: httpx.Response, ctx: Ctx) -> None:
+        assert _content_type(response) == "application/json"
+        expected = [{"message": m, "type": "ValidationFailure", "path": p, "invalidValue": None} for m, p in failures]
+        assert response.json() == expected
+
+    return check
+
+
+def response_context(ctx: Ctx) -> Any:
+    if ctx.api == "v3":
+        return {"@vocab": EDC_NS, "edc": EDC_NS, "odrl": "http://www.w3.org/ns/odrl/2/"}
+    return [V4_CONTEXT]
 
 
 def id_response(generated: bool = False) -> Shape:
@@ -150,7 +150,7 @@ def id_response(generated: bool = False) -> Shape:
         doc = response.json()
         assert doc["@type"] == "IdResponse"
         assert isinstance(doc["createdAt"], int) and doc["createdAt"] > 1_600_000_000_000  # epoch milliseconds
-        assert "@context" in doc
+        assert doc["@context"] == response_context(ctx)
         if generated:
             assert isinstance(doc["@id"], str) and doc["@id"].strip()
         else:
@@ -167,9 +167,7 @@ def secret_doc(value: str) -> Shape:
     def check(response: httpx.Response, ctx: Ctx) -> None:
         assert _content_type(response) == "application/json"
         doc = response.json()
-        assert doc["@id"] == ctx.alias
-        assert doc["value"] == value
-        assert "@context" in doc
+        assert doc == {"@id": ctx.alias, "@type": "Secret", "value": value, "@context": response_context(ctx)}
 
     return check
 
@@ -182,6 +180,20 @@ def jetty_page(message: str) -> Shape:
         assert f"<title>Error {response.status_code} {message}</title>" in response.text
 
     return check
+
+
+def bad_message(reason: str) -> Shape:
+    """Jetty 11's (EDC 0.12.0) page for a request it refuses while parsing: ``<h1>Bad Message 400</h1>``."""
+
+    def check(response: httpx.Response, ctx: Ctx) -> None:
+        assert _content_type(response) == "text/html"
+        assert response.text == f"<h1>Bad Message {response.status_code}</h1><pre>reason: {reason}</pre>"
+
+    return check
+
+
+def not_found_id(alias: str) -> Shape:
+    return edc_errors("ObjectNotFound", f"Object of type Secret with ID={alias} was not found", None)
 
 
 def jetty_json(message: str) -> Shape:
@@ -225,12 +237,10 @@ def allow(methods: str, inner: Shape) -> Shape:
 
 
 def valid(value: str = "s3cr3t-v") -> Body:
-    """A valid create/update body for the target's resource (an asset on a stand-in)."""
+    """A valid create/update body in the row's API version."""
 
     def make(ctx: Ctx) -> Any:
-        if ctx.target.stand_in:
-            return asset_body(ctx.alias)
-        if ctx.api == "v4":
+        if ctx.api != "v3":
             return {"@context": [V4_CONTEXT], "@type": "Secret", "@id": ctx.alias, "value": value}
         return {"@context": {"@vocab": EDC_NS}, "@type": "Secret", "@id": ctx.alias, "value": value}
 
@@ -270,22 +280,6 @@ UNSERVED = "/v1/secrets"  # removed after EDC 0.10: served by neither target
 
 STACK: list[Case] = [
     # success and EDC's own errors (measured on the real stack through /v3/assets)
-    Case("post-200-idresponse", "POST", "{collection}", 200, id_response(), valid()),
-    Case("post-no-id-generates-one", "POST", "{collection}", 200, id_response(generated=True), without_id),
-    Case("post-409-conflict", "POST", "{collection}", 409, conflict, valid(), exists=True),
-    Case(
-        "post-400-blank-id",
-        "POST",
-        "{collection}",
-        400,
-        edc_errors("ValidationFailure", "@id cannot be blank", "@id"),
-        with_id(" "),
-    ),
-    Case("get-404-object-not-found", "GET", "{item}", 404, not_found),
-    Case("put-204", "PUT", "{collection}", 204, empty, valid(), exists=True),
-    Case("put-404-unknown", "PUT", "{collection}", 404, not_found, valid()),
-    Case("delete-204", "DELETE", "{item}", 204, empty, exists=True),
-    Case("delete-404-unknown", "DELETE", "{item}", 404, not_found),
     # authentication: after resource matching, before the body is read
     Case("401-missing-key", "GET", "{item}", 401, auth_failed("x-api-key not found"), key="none"),
     Case("401-wrong-key", "GET", "{item}", 401, auth_failed("Request could not be authenticated"), key="wrong"),
@@ -353,13 +347,6 @@ STACK: list[Case] = [
         allow("POST,OPTIONS,PUT", jetty_page("Method Not Allowed")),
         accept="*/*",
     ),
-    Case(
-        "405-get-collection-json",
-        "GET",
-        "{collection}",
-        405,
-        allow("POST,OPTIONS,PUT", jetty_json("Method Not Allowed")),
-    ),
     Case("405-delete-collection", "DELETE", "{collection}", 405, allow("POST,OPTIONS,PUT", empty)),
     Case("405-patch-item-no-key", "PATCH", "{item}", 405, allow("DELETE,GET,OPTIONS", empty), key="none"),
     # a path nothing serves: Jetty's 404, whatever the key; never EDC's ObjectNotFound array
@@ -407,25 +394,41 @@ STACK: list[Case] = [
 ]
 
 
+JETTY_400_JSON = jetty_json("Bad Request")
+EDC_12 = "edc-0.12.0"
+
+# EDC 0.12.0 runs Jetty 11: it decodes %25, %2F, %5C and %09 in a path (an alias with them round-trips), and
+# its parser's refusals are a bare "Bad Message" page, for every method. The dev-server answers like Jetty 12.
+JETTY_11: dict[str, tuple[int, Shape]] = {
+    "400-encoded-percent": (404, not_found_id("vs%x")),
+    "400-encoded-percent-delete": (404, not_found_id("vs%x")),
+    "400-encoded-percent-post": (405, allow("DELETE,GET,OPTIONS", jetty_json("Method Not Allowed"))),
+    "400-encoded-slash": (404, not_found_id("vs/x")),
+    "400-encoded-backslash": (404, not_found_id("vs\\x")),
+    "400-encoded-slash-no-key": (401, auth_failed("x-api-key not found")),
+    "400-encoded-tab": (404, not_found_id("vs\tx")),
+    "400-encoded-dotdot": (400, bad_message("Ambiguous URI path segment")),
+    "400-broken-escape": (400, bad_message("Bad Request")),
+    "431-long-path": (431, bad_message("Request Header Fields Too Large")),
+    "431-long-path-delete": (431, bad_message("Request Header Fields Too Large")),
+    "414-longer-path": (414, bad_message("URI Too Long")),
+    "414-longer-path-delete": (414, bad_message("URI Too Long")),
+    "431-big-header": (431, bad_message("Request Header Fields Too Large")),
+}
+STACK = [replace(c, differs={EDC_12: JETTY_11[c.id]}) if c.id in JETTY_11 else c for c in STACK]
+
+
 def _secrets_rows(api: str) -> list[Case]:
     ctx = V3CTX if api == "v3" else V4CTX
     rows = [
         Case("post-200", "POST", "{collection}", 200, id_response(), valid("s3cr3t-1"), stored="s3cr3t-1"),
         Case("post-409-message", "POST", "{collection}", 409, conflict, valid(), exists=True),
         Case(
-            "post-400-missing-value",
-            "POST",
-            "{collection}",
-            400,
-            edc_errors("ValidationFailure", MISSING_VALUE if api == "v3" else None),
-            secret({"@context": ctx, "@type": "Secret"}),
-        ),
-        Case(
             "post-400-empty-value",
             "POST",
             "{collection}",
             400,
-            edc_errors("ValidationFailure"),
+            validation((MISSING_VALUE, EDC_NS + "value")),
             secret({"@context": ctx, "@type": "Secret", "value": ""}),
         ),
         Case(
@@ -433,18 +436,11 @@ def _secrets_rows(api: str) -> list[Case]:
             "POST",
             "{collection}",
             400,
-            edc_errors("ValidationFailure"),
+            validation((MISSING_VALUE, EDC_NS + "value")),
             secret({"@context": ctx, "@type": "Secret", "value": "   "}),
         ),
-        Case(
-            "post-400-no-context",
-            "POST",
-            "{collection}",
-            400,
-            edc_errors("ValidationFailure"),
-            secret({"@type": "Secret", "value": "s3cr3t"}),
-        ),
         Case("get-200-value", "GET", "{item}", 200, secret_doc("s3cr3t-v"), exists=True),
+        Case("get-404", "GET", "{item}", 404, not_found),
         Case(
             "put-204-changes-value",
             "PUT",
@@ -455,24 +451,74 @@ def _secrets_rows(api: str) -> list[Case]:
             exists=True,
             stored="s3cr3t-2",
         ),
+        Case("put-404-never-creates", "PUT", "{collection}", 404, not_found, valid()),
+        Case(  # EDC makes up an id, which then names no secret
+            "put-no-id-404",
+            "PUT",
+            "{collection}",
+            404,
+            edc_errors("ObjectNotFound"),
+            lambda c: {k: v for k, v in valid()(c).items() if k != "@id"},
+        ),
         Case(
             "put-400-blank-id",
             "PUT",
             "{collection}",
             400,
-            edc_errors("ValidationFailure", path="@id"),
+            edc_errors("ValidationFailure", "@id cannot be blank", "@id"),
             secret({"@context": ctx, "@type": "Secret", "@id": " ", "value": "s3cr3t"}),
+        ),
+        Case("delete-204", "DELETE", "{item}", 204, empty, exists=True),
+        Case("delete-404", "DELETE", "{item}", 404, not_found),
+        Case(  # no list endpoint in any version
+            "get-collection-405",
+            "GET",
+            "{collection}",
+            405,
+            allow("POST,OPTIONS,PUT", jetty_json("Method Not Allowed")),
         ),
     ]
     if api == "v3":
         rows += [
+            Case(
+                "post-400-missing-value",
+                "POST",
+                "{collection}",
+                400,
+                validation((MISSING_VALUE, EDC_NS + "value")),
+                secret({"@context": ctx, "@type": "Secret"}),
+            ),
+            Case(  # without a context JSON-LD drops the plain key: the value is gone
+                "post-400-no-context",
+                "POST",
+                "{collection}",
+                400,
+                validation((MISSING_VALUE, EDC_NS + "value")),
+                secret({"@type": "Secret", "value": "s3cr3t"}),
+            ),
+            Case(
+                "v3-null-value-400",
+                "POST",
+                "{collection}",
+                400,
+                validation((MISSING_VALUE, EDC_NS + "value")),
+                secret({"@context": V3CTX, "@type": "Secret", "value": None}),
+            ),
+            Case(
+                "v3-empty-array-value-400",
+                "POST",
+                "{collection}",
+                400,
+                validation((MISSING_VALUE, EDC_NS + "value")),
+                secret({"@context": V3CTX, "@type": "Secret", "value": []}),
+            ),
             Case(
                 "v3-edc-prefix",
                 "POST",
                 "{collection}",
                 200,
                 id_response(),
-                secret({"@context": {"edc": EDC_NS}, "@type": "Secret", "edc:value": "s3cr3t-px"}),
+                secret({"@context": {"edc": EDC_NS}, "@type": "edc:Secret", "edc:value": "s3cr3t-px"}),
                 stored="s3cr3t-px",
             ),
             Case(
@@ -499,20 +545,59 @@ def _secrets_rows(api: str) -> list[Case]:
                 "{collection}",
                 200,
                 id_response(),
-                secret({"@context": V3CTX, "@type": "edc:Whatever", "value": "s3cr3t-t"}),
+                secret({"@context": V3CTX, "@type": "foo:Whatever", "value": "s3cr3t-t"}),
                 stored="s3cr3t-t",
             ),
-            Case("v3-number-500-empty", "POST", "{collection}", 500, empty, secret({"@context": V3CTX, "value": 42})),
             Case(
-                "v3-boolean-500-empty", "POST", "{collection}", 500, empty, secret({"@context": V3CTX, "value": True})
+                "v3-post-no-id-generates-one",
+                "POST",
+                "{collection}",
+                200,
+                id_response(generated=True),
+                {"@context": V3CTX, "@type": "Secret", "value": "s3cr3t-g"},
             ),
             Case(
-                "v3-object-500-empty",
+                "v3-post-blank-id-400",
+                "POST",
+                "{collection}",
+                400,
+                edc_errors("ValidationFailure", "@id cannot be blank", "@id"),
+                with_id(" "),
+            ),
+            # EDC v3 throws on a value that is not a string: Jetty's 500 page (an empty body for PUT)
+            Case(
+                "v3-number-500",
                 "POST",
                 "{collection}",
                 500,
-                empty,
+                jetty_json("Internal Server Error"),
+                secret({"@context": V3CTX, "value": 42}),
+            ),
+            Case(
+                "v3-boolean-500",
+                "POST",
+                "{collection}",
+                500,
+                jetty_json("Internal Server Error"),
+                secret({"@context": V3CTX, "value": True}),
+            ),
+            Case(
+                "v3-object-500-html",
+                "POST",
+                "{collection}",
+                500,
+                jetty_page("Internal Server Error"),
                 secret({"@context": V3CTX, "value": {"k": "s3cr3t"}}),
+                accept="*/*",
+            ),
+            Case(
+                "v3-put-number-500-empty",
+                "PUT",
+                "{collection}",
+                500,
+                empty,
+                secret({"@context": V3CTX, "value": 42}),
+                exists=True,
             ),
             Case(
                 "v3-array-keeps-first",
@@ -523,23 +608,105 @@ def _secrets_rows(api: str) -> list[Case]:
                 secret({"@context": V3CTX, "value": ["s3cr3t-first", "s3cr3t-second"]}),
                 stored="s3cr3t-first",
             ),
+            # bodies whose JSON-LD reading fails: Jetty's 400 page, not EDC's array
             Case(
-                "v3-null-value-400",
+                "v3-edc-type-undeclared-400",
                 "POST",
                 "{collection}",
                 400,
-                edc_errors("ValidationFailure"),
+                JETTY_400_JSON,
+                secret({"@context": V3CTX, "@type": "edc:Secret", "value": "s3cr3t"}),
+            ),
+            Case(
+                "v3-edc-type-undeclared-400-html",
+                "POST",
+                "{collection}",
+                400,
+                jetty_page("Bad Request"),
+                secret({"@context": V3CTX, "@type": "edc:Secret", "value": "s3cr3t"}),
+                accept="*/*",
+            ),
+            Case(
+                "v3-edc-value-undeclared-400",
+                "POST",
+                "{collection}",
+                400,
+                JETTY_400_JSON,
+                secret({"@context": V3CTX, "@type": "Secret", "edc:value": "s3cr3t"}),
+            ),
+            Case("v3-only-id-400", "POST", "{collection}", 400, JETTY_400_JSON, secret({"@context": V3CTX})),
+            Case(
+                "v3-only-null-value-400",
+                "POST",
+                "{collection}",
+                400,
+                JETTY_400_JSON,
                 secret({"@context": V3CTX, "value": None}),
+            ),
+            Case("v3-no-context-no-type-400", "POST", "{collection}", 400, JETTY_400_JSON, secret({"value": "s3cr3t"})),
+            Case("v3-empty-object-400", "POST", "{collection}", 400, JETTY_400_JSON, {}),
+            Case(
+                "v3-put-edc-type-400-empty",
+                "PUT",
+                "{collection}",
+                400,
+                empty,
+                secret({"@context": V3CTX, "@type": "edc:Secret", "value": "s3cr3t"}),
+                exists=True,
+            ),
+            Case(  # the v4 array context: EDC 0.15.1 reads it on v3 too, 0.12.0 refuses it
+                "v3-array-context",
+                "POST",
+                "{collection}",
+                200,
+                id_response(),
+                secret({"@context": V4CTX, "@type": "Secret", "value": "s3cr3t-ac"}),
+                stored="s3cr3t-ac",
+                differs={EDC_12: (400, JETTY_400_JSON)},
             ),
         ]
     else:
+        wrong_context = [("object found, array expected", "/@context")] * 2
         rows += [
+            Case(
+                "post-400-missing-value",
+                "POST",
+                "{collection}",
+                400,
+                validation(("required property 'value' not found", "")),
+                secret({"@context": ctx, "@type": "Secret"}),
+            ),
+            Case(
+                "post-400-no-context",
+                "POST",
+                "{collection}",
+                400,
+                validation(("required property '@context' not found", "")),
+                secret({"@type": "Secret", "value": "s3cr3t"}),
+            ),
+            Case(
+                "v4-post-no-id-generates-one",
+                "POST",
+                "{collection}",
+                200,
+                id_response(generated=True),
+                {"@context": V4CTX, "@type": "Secret", "value": "s3cr3t-g"},
+            ),
+            Case(
+                "v4-post-blank-id-400",
+                "POST",
+                "{collection}",
+                400,
+                edc_errors("ValidationFailure", "@id cannot be blank", "@id"),
+                with_id(" "),
+            ),
+            # the type is checked before the schema: Jetty's 400 page
             Case(
                 "v4-type-edc-secret-400",
                 "POST",
                 "{collection}",
                 400,
-                edc_errors("ValidationFailure"),
+                JETTY_400_JSON,
                 secret({"@context": V4CTX, "@type": "edc:Secret", "value": "s3cr3t"}),
             ),
             Case(
@@ -547,15 +714,26 @@ def _secrets_rows(api: str) -> list[Case]:
                 "POST",
                 "{collection}",
                 400,
-                edc_errors("ValidationFailure"),
+                jetty_page("Bad Request"),
                 secret({"@context": V4CTX, "value": "s3cr3t"}),
+                accept="*/*",
             ),
+            Case(
+                "v4-put-type-400-empty",
+                "PUT",
+                "{collection}",
+                400,
+                empty,
+                secret({"@context": V4CTX, "@type": "Whatever", "value": "s3cr3t"}),
+                exists=True,
+            ),
+            # the schema: the validator's own messages
             Case(
                 "v4-context-object-400",
                 "POST",
                 "{collection}",
                 400,
-                edc_errors("ValidationFailure"),
+                validation(*wrong_context),
                 secret({"@context": {"@vocab": EDC_NS}, "@type": "Secret", "value": "s3cr3t"}),
             ),
             Case(
@@ -563,29 +741,87 @@ def _secrets_rows(api: str) -> list[Case]:
                 "POST",
                 "{collection}",
                 400,
-                edc_errors("ValidationFailure"),
+                validation(*[("string found, array expected", "/@context")] * 2),
                 secret({"@context": V4_CONTEXT, "@type": "Secret", "value": "s3cr3t"}),
             ),
+            Case(
+                "v4-context-other-iri-400",
+                "POST",
+                "{collection}",
+                400,
+                validation(
+                    (
+                        'must contain at least 1 element(s) that passes these validations: {"const":"'
+                        + V4_CONTEXT
+                        + '"}',
+                        "/@context",
+                    )
+                ),
+                secret({"@context": ["https://example.com/ctx"], "@type": "Secret", "value": "s3cr3t"}),
+            ),
+            Case(
+                "v4-context-and-value-400",
+                "POST",
+                "{collection}",
+                400,
+                validation(*wrong_context, ("required property 'value' not found", "")),
+                secret({"@context": {"@vocab": EDC_NS}, "@type": "Secret"}),
+            ),
+            Case(
+                "v4-put-number-400",
+                "PUT",
+                "{collection}",
+                400,
+                validation(("integer found, string expected", "/value")),
+                secret({"@context": V4CTX, "@type": "Secret", "value": 42}),
+                exists=True,
+            ),
         ]
-        for label, value in [("number", 42), ("boolean", True), ("object", {"k": "s3cr3t"}), ("array", ["s3cr3t"])]:
+        for label, value in [
+            ("number", 4.5),
+            ("boolean", True),
+            ("object", {"k": "s3cr3t"}),
+            ("array", ["s3cr3t"]),
+            ("null", None),
+        ]:
             rows.append(
                 Case(
                     f"v4-{label}-value-400",
                     "POST",
                     "{collection}",
                     400,
-                    edc_errors("ValidationFailure"),
+                    validation((f"{label} found, string expected", "/value")),
                     secret({"@context": V4CTX, "@type": "Secret", "value": value}),
                 )
             )
     return [Case(**{**row.__dict__, "id": f"{api}-{row.id}", "api": api, "layer": "secrets"}) for row in rows]
 
 
-SECRETS = _secrets_rows("v3") + _secrets_rows("v4")
+SECRETS = _secrets_rows("v3") + _secrets_rows("v4beta") + _secrets_rows("v4")
 CASES = STACK + SECRETS
 
 
 # -- targets -------------------------------------------------------------------------------------------
+
+TARGET_NAMES = ["devserver", *(f"edc-{v}" for v in edc_versions())]
+
+
+def served(target: str) -> tuple[str, ...]:
+    return DEV_APIS if target == "devserver" else runtime.VERSIONS[target.removeprefix("edc-")]
+
+
+def holds_on(case: Case, target: str) -> bool:
+    return case.api in served(target) and (case.on is None or target in case.on)
+
+
+def _pairs(cases: list[Case]) -> list[Any]:
+    """(target, case) for every target the row holds on; the real connectors' pairs are marked ``edc``."""
+    return [
+        pytest.param(name, case, id=f"{name}-{case.id}", marks=[pytest.mark.edc] if name != "devserver" else [])
+        for case in cases
+        for name in TARGET_NAMES
+        if holds_on(case, name)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -593,22 +829,23 @@ def dev_target() -> Iterator[Target]:
     server = DevServer("127.0.0.1", 0, api_key=DEV_KEY)
     server.start_background()
     try:
-        yield Target("devserver", server.url, DEV_KEY, ("v3", "v4"))
+        yield Target("devserver", server.url, DEV_KEY, DEV_APIS)
     finally:
         server.stop()
 
 
-TARGETS = ["devserver", *(pytest.param(f"edc-{v}", marks=pytest.mark.edc) for v in edc_versions())]
-
-
-@pytest.fixture(params=TARGETS)
-def target(request: pytest.FixtureRequest, dev_target: Target) -> Target:
-    name: str = request.param
+def get_target(request: pytest.FixtureRequest, name: str) -> Target:
     if name == "devserver":
-        return dev_target
+        target: Target = request.getfixturevalue("dev_target")
+        return target
     connectors: Connectors = request.getfixturevalue("edc_connectors")
     edc = connectors.get(name.removeprefix("edc-"))
-    return Target(name, edc.url, edc.api_key, edc.secrets_api, edc.version)
+    return Target(name, edc.url, edc.api_key, edc.secrets_api)
+
+
+@pytest.fixture(params=[pytest.param(n, marks=[pytest.mark.edc] if n != "devserver" else []) for n in TARGET_NAMES])
+def target(request: pytest.FixtureRequest) -> Target:
+    return get_target(request, request.param)
 
 
 def send(client: httpx.Client, target: Target, case: Case, ctx: Ctx, path: str | None = None) -> httpx.Response:
@@ -621,7 +858,10 @@ def send(client: httpx.Client, target: Target, case: Case, ctx: Ctx, path: str |
         headers["X-Api-Key"] = key
     content: bytes | None = None
     if case.body is not None:
-        raw = case.body if isinstance(case.body, bytes) else json.dumps(case.body(ctx)).encode()
+        if isinstance(case.body, bytes):
+            raw = case.body
+        else:
+            raw = json.dumps(case.body(ctx) if callable(case.body) else case.body).encode()
         content = raw
         if case.content_type is not None:
             headers["Content-Type"] = case.content_type
@@ -642,18 +882,18 @@ def read_value(client: httpx.Client, target: Target, ctx: Ctx) -> Any:
     return response.json().get("value")
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_same_status_and_body_shape(target: Target, case: Case) -> None:
-    if case.layer == "secrets" and case.api not in target.served:
-        pytest.skip(no_secrets_api_reason(target.edc_version or "dev-server", case.api))
+@pytest.mark.parametrize(("target_name", "case"), _pairs(CASES))
+def test_same_status_and_body_shape(request: pytest.FixtureRequest, target_name: str, case: Case) -> None:
+    target = get_target(request, target_name)
     ctx = Ctx(target, case.api, f"conf-{case.id}-{uuid.uuid4().hex[:8]}")
+    status, shape = case.differs.get(target_name, (case.status, case.shape))
     with http_client() as client:
         if case.exists:
             seed(client, target, ctx)
         response = send(client, target, case, ctx)
-        assert response.status_code == case.status, response.text[:500]
-        case.shape(response, ctx)
-        if case.stored is not None:
+        assert response.status_code == status, response.text[:500]
+        shape(response, ctx)
+        if case.stored is not None and status < 300:
             assert read_value(client, target, ctx) == case.stored
 
 
@@ -666,6 +906,8 @@ def test_alias_round_trip_or_jetty_400(target: Target, alias: str) -> None:
     # vaultsync's client encodes it. On Jetty 12 '%', '/' and '\' make an orphan: created, never reachable.
     ctx = Ctx(target, "v3", alias)
     expected = ALIAS_SAMPLES[alias]
+    if target.name == EDC_12:  # Jetty 11 decodes %25, %2F and %5C: those aliases round-trip there
+        expected = "ok"
     with http_client() as client:
         seed(client, target, ctx)
         headers = {"X-Api-Key": target.api_key, "Accept": "application/json"}
@@ -685,6 +927,10 @@ def test_alias_too_long_for_the_request_head(target: Target, alias: str) -> None
     ctx = Ctx(target, "v3", alias)
     with http_client() as client:
         got = client.get(target.url + ctx.item, headers={"X-Api-Key": target.api_key})
+    if target.name == EDC_12 and alias == "\u00e9" * 1343:  # Jetty 11's limit is a few bytes higher: it fits
+        assert got.status_code == 404
+        assert got.json()[0]["type"] == "ObjectNotFound"
+        return
     assert got.status_code == LONG_ALIASES[alias]
     assert _content_type(got) == "text/html"
 

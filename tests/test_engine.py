@@ -119,7 +119,13 @@ def test_a_plan_reuses_its_connections(tmp_path: Path, devserver: Server, monkey
     monkeypatch.setattr(devserver.server, "process_request", counting)
     file = write_desired(tmp_path / "d.json", {f"s{i}": f"v{i}" for i in range(300)})
     result = run_cli(
-        "plan", str(file), "--parallelism", "4", "-q", "--no-references", env={"EDC_MANAGEMENT_URL": devserver.url}
+        "plan",
+        str(file),
+        "--parallelism",
+        "4",
+        "-q",
+        "--no-references",
+        env={"EDC_MANAGEMENT_URL": devserver.url, "EDC_API_VERSION": "v3"},
     )
     assert result.code == 0, result
     assert devserver.count("GET") == 300

@@ -18,7 +18,7 @@ from vaultsync.state import decode
 
 
 def cli(devserver: Server, *args: str) -> Result:
-    result = run_cli(*args, env={"EDC_MANAGEMENT_URL": devserver.url})
+    result = run_cli(*args, env={"EDC_MANAGEMENT_URL": devserver.url, "EDC_API_VERSION": "v3"})
     assert "Traceback" not in result.both
     assert CANARY not in result.both
     return result
@@ -141,7 +141,7 @@ def test_nothing_listening_is_a_clear_error(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/api/management"
     file = write_desired(tmp_path / "d.json", {"a": "aaaa"})
-    result = run_cli("plan", str(file), "--max-retries", "1", env={"EDC_MANAGEMENT_URL": url})
+    result = run_cli("plan", str(file), "--max-retries", "1", env={"EDC_MANAGEMENT_URL": url, "EDC_API_VERSION": "v3"})
     assert result.code == 1
     assert "could not connect (is the connector running and the URL right?)" in result.err
     assert "gave up after 2 attempts" in result.err

@@ -34,9 +34,10 @@ class Fleet:
         return [str(self.provider_file), str(self.consumer_file)]
 
     def write(self, provider: dict[str, object], consumer: dict[str, object]) -> None:
-        target = {"url": self.provider.url, "apiKeyEnv": "PROVIDER_API_KEY"}
+        target = {"url": self.provider.url, "apiKeyEnv": "PROVIDER_API_KEY", "apiVersion": "v3"}
         write_desired(self.provider_file, provider, target=target)
-        write_desired(self.consumer_file, consumer, target={"url": self.consumer.url, "apiKeyEnv": "CONSUMER_API_KEY"})
+        other = {"url": self.consumer.url, "apiKeyEnv": "CONSUMER_API_KEY", "apiVersion": "v3"}
+        write_desired(self.consumer_file, consumer, target=other)
 
     def reset_logs(self) -> None:
         self.provider.reset_log()

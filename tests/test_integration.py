@@ -1,13 +1,11 @@
-"""End-to-end scenarios, one module for every backend: the dev-server (v3, v4) and real EDC connectors.
+"""End-to-end scenarios, one module for every backend: the dev-server (v3, v4beta, v4) and real EDC connectors.
 
 Every scenario runs the CLI as a user does (``EDC_MANAGEMENT_URL``, ``EDC_API_KEY``, ``EDC_API_VERSION``) and
 checks the vault through raw HTTP, so the same assertions hold whatever answers. Each test uses its own
 aliases and its own state and lock aliases, so tests can share one real connector.
 
-Real connectors: only the API versions vaultsync speaks (v3, v4) that the EDC release serves are listed
-(0.15.1 serves v3 and v4beta). On this machine they serve no secrets API at all (secrets-api is not on the
-reachable Maven Central, tests/edc/FINDINGS.md), so their rows skip with that reason; what can be checked
-against them without it is in test_real_connector.py.
+Real connectors: every secrets API version each EDC release serves (0.15.1: v3 and v4beta; 0.12.0: v3),
+with the secrets API installed from ``../shared/edc`` (tests/edc/runtime.py).
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from conftest import CANARY, Result, run_cli, write_desired
-from edc_fixtures import Connectors, edc_versions, no_secrets_api_reason, runtime, secrets_api_built
+from edc_fixtures import Connectors, edc_versions, runtime
 
 from vaultsync.devserver import DevServer
 from vaultsync.lock import LockInfo
@@ -74,7 +72,7 @@ class Backend:
 
     def write(self, alias: str, value: str) -> None:
         """Store a value behind vaultsync's back (POST, or PUT when the alias exists)."""
-        if self.api_version == "v4":
+        if self.api_version != "v3":
             body: dict[str, Any] = {"@context": [V4_CONTEXT], "@type": "Secret", "@id": alias, "value": value}
         else:
             body = {"@context": {"@vocab": EDC_NS}, "@type": "Secret", "@id": alias, "value": value}
@@ -90,11 +88,10 @@ class Backend:
 
 
 def _backends() -> list[Any]:
-    rows: list[Any] = ["devserver-v3", "devserver-v4"]
+    rows: list[Any] = ["devserver-v3", "devserver-v4beta", "devserver-v4"]
     for version in edc_versions():
-        for api in ("v3", "v4"):
-            if api in runtime.VERSIONS[version]:
-                rows.append(pytest.param(f"edc-{version}-{api}", marks=pytest.mark.edc))
+        for api in runtime.VERSIONS[version]:
+            rows.append(pytest.param(f"edc-{version}-{api}", marks=pytest.mark.edc))
     return rows
 
 
@@ -111,13 +108,9 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         finally:
             server.stop()
         return
-    version = kind.removeprefix("edc-")
-    if not secrets_api_built(version):  # known before booting a JVM
-        pytest.skip(no_secrets_api_reason(version, api))
     connectors: Connectors = request.getfixturevalue("edc_connectors")
-    edc = connectors.get(version)
-    if api not in edc.secrets_api:
-        pytest.skip(no_secrets_api_reason(version, api))
+    edc = connectors.get(kind.removeprefix("edc-"))
+    assert api in edc.secrets_api, f"EDC {edc.version} serves {edc.secrets_api}, not {api}"
     yield Backend(name, edc.url, edc.api_key, api, prefix)
 
 

@@ -18,6 +18,7 @@ from conftest import CANARY, Result, run_cli, write_desired
 
 from vaultsync.devserver import DevServer, Fault
 from vaultsync.lock import LockInfo
+from vaultsync.statecodec import unpack
 
 KEY = "APIKEY-5b2e8d41-never-print"
 ENV_VALUE = CANARY + "-from-env"
@@ -52,7 +53,7 @@ class World:
 
     def run(self, *args: str, key_file: bool = False, stdin: str = "") -> Result:
         """Run vaultsync and assert that neither a value nor the key appears anywhere in its output."""
-        env = {"EDC_MANAGEMENT_URL": self.server.url, "LEAK_TEST_SECRET": ENV_VALUE}
+        env = {"EDC_MANAGEMENT_URL": self.server.url, "EDC_API_VERSION": "v3", "LEAK_TEST_SECRET": ENV_VALUE}
         extra: tuple[str, ...] = ()
         if key_file:
             (self.root / "key").write_text(KEY + "\n")
@@ -147,11 +148,11 @@ def test_apply_asking_for_approval(world: World) -> None:
 
 def test_state_in_the_vault_and_in_a_file_holds_no_value(world: World) -> None:
     world.apply()
-    assert_clean(world.secrets["vaultsync-state"])
+    assert_clean(unpack(world.secrets["vaultsync-state"], {}, "state"))
     state_file = world.root / "state.json"
     world.apply("--state-file", str(state_file))
     assert_clean(state_file.read_text("utf-8"))
-    assert_clean(world.secrets["vaultsync-state"])
+    assert_clean(unpack(world.secrets["vaultsync-state"], {}, "state"))
 
 
 def test_import_drift_state_and_force_unlock(world: World) -> None:
@@ -199,6 +200,7 @@ def test_an_error_page_quoting_the_key_never_repeats_it(world: World) -> None:
 
 def test_a_wrong_key_is_refused_without_printing_either_key(world: World) -> None:
     env = {"EDC_MANAGEMENT_URL": world.server.url, "EDC_API_KEY": KEY + "-wrong", "LEAK_TEST_SECRET": ENV_VALUE}
+    env["EDC_API_VERSION"] = "v3"
     result = run_cli("plan", str(world.file), "-v", env=env)
     assert result.code == 1
     assert "the API key was refused" in result.err
@@ -206,7 +208,7 @@ def test_a_wrong_key_is_refused_without_printing_either_key(world: World) -> Non
 
 
 def _tamper_state(world: World, alias: str) -> None:
-    state = json.loads(world.secrets["vaultsync-state"])
+    state = json.loads(unpack(world.secrets["vaultsync-state"], {}, "state"))
     state["managed"][alias] = {}
     world.secrets["vaultsync-state"] = json.dumps(state)
 
@@ -267,3 +269,43 @@ def test_references_warnings_and_init_show_no_value_nor_key(world: World) -> Non
     assert result.code == 0
     assert_clean(out.read_text())
     assert not UNSAFE.search(result.both + out.read_text())
+
+def test_refusals_of_a_tampered_plan_a_foreign_page_and_an_outside_file_leak_nothing(world: World) -> None:
+    world.apply()
+    world.secrets["unmanaged"] = CANARY + "-unmanaged"
+    planfile = world.root / "reviewed.plan"
+    assert world.run("plan", str(world.file), "--out", str(planfile)).code == 0
+    doc = json.loads(planfile.read_text("utf-8"))
+    doc["targets"][0]["changes"].append({"alias": "unmanaged", "action": "delete"})
+    planfile.write_text(json.dumps(doc), "utf-8")
+    tampered = world.run("apply", str(planfile), "-v")
+    assert tampered.code == 1 and world.secrets["unmanaged"] == CANARY + "-unmanaged"
+
+    page = f"<html><body>Sign in. Your request: X-Api-Key {KEY}, value {CANARY}-plain</body></html>"
+    world.server.faults.add(Fault(200, method="GET", alias="plain", body=page, content_type="text/html"))
+    foreign = world.run("plan", str(world.file), "-v")
+    assert foreign.code == 1 and "not the EDC secrets API" in foreign.err
+
+    (world.root.parent / "outside.pem").write_text(CANARY + "-outside")
+    write_desired(world.file, {"out": {"fromFile": "../outside.pem"}})
+    outside = world.run("validate", str(world.file), "-v")
+    assert outside.code == 1 and "--allow-outside-files" in outside.err
+
+
+def test_progress_failures_as_they_happen_grouped_failures_and_a_dying_connector(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Count lines, failure lines printed as they happen (from bodies that echo the value), failures grouped
+    by cause, and the circuit breaker's warning: none of them carries a value or the key."""
+    from vaultsync.progress import ApplyProgress
+
+    monkeypatch.setattr(ApplyProgress, "INTERVAL", 0.0)
+    bulk = write_desired(world.root / "bulk.json", {f"bulk-{i:03d}": f"{CANARY}-bulk-{i}" for i in range(300)})
+    world.server.faults.add(Fault("echo", method="POST", alias="bulk-00*", times=10))  # 400 quoting the value
+    world.server.faults.add(Fault("drop", method="POST", alias="bulk-2*", times=1_000))  # the connector "dies"
+    result = world.run("apply", str(bulk), "--auto-approve", "--parallelism", "2")
+    assert result.code == 1
+    assert "FAILED: create bulk-000" in result.err  # told as it happened
+    assert re.search(r"applying \S+: [\d,]+/300 changes", result.err)
+    assert "stopped answering" in result.err
+    assert "changes skipped, not started: the connector stopped answering" in result.out

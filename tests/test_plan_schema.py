@@ -146,7 +146,7 @@ def test_a_multi_file_plan_matches_the_schema(devserver: Server, tmp_path: Path)
         other.stop()
     assert_valid_plan(doc)
     assert [(t["file"], t["url"], t["api_version"]) for t in doc["targets"]] == [
-        (str(a), devserver.url, "v3"),
+        (str(a), devserver.url, "v4"),  # no apiVersion: auto, and the dev-server serves v4
         (str(b), other.url, "v4"),
     ]
     assert doc["summary"] == {"create": 2, "update": 0, "delete": 0, "conflict": 1, "unchanged": 0}

@@ -89,7 +89,7 @@ def setup(server: Server, folder: Path, vault: dict[str, str], managed: set[str]
 
 
 def cli(server: Server, *args: str) -> Result:
-    result = run_cli(*args, env={"EDC_MANAGEMENT_URL": server.url})
+    result = run_cli(*args, env={"EDC_MANAGEMENT_URL": server.url, "EDC_API_VERSION": "v3"})
     assert CANARY not in result.both, "a value reached the output"
     assert "Traceback" not in result.both
     return result

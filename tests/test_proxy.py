@@ -50,12 +50,11 @@ def proxy() -> Iterator[_Proxy]:
         server.server_close()
 
 
-def test_plan_goes_through_the_proxy_named_in_the_environment(
-    tmp_path: Path, devserver: Server, proxy: _Proxy
-) -> None:
+def test_plan_goes_through_the_proxy_named_in_the_environment(tmp_path: Path, devserver: Server, proxy: _Proxy) -> None:
     desired = write_desired(tmp_path / "d.json", {"a": "value-a", "b": "value-b"})
     port = proxy.server_address[1]
     env = {"EDC_MANAGEMENT_URL": devserver.url, "HTTP_PROXY": f"http://127.0.0.1:{port}", "NO_PROXY": ""}
+    env["EDC_API_VERSION"] = "v3"
     result = run_cli("plan", str(desired), env=env)
     assert result.code == 0, result.both
     assert "2 to create" in result.out
@@ -68,6 +67,7 @@ def test_no_proxy_bypasses_the_proxy(tmp_path: Path, devserver: Server, proxy: _
     desired = write_desired(tmp_path / "d.json", {"a": "value-a"})
     port = proxy.server_address[1]
     env = {"EDC_MANAGEMENT_URL": devserver.url, "HTTP_PROXY": f"http://127.0.0.1:{port}", "NO_PROXY": "127.0.0.1"}
+    env["EDC_API_VERSION"] = "v3"
     result = run_cli("plan", str(desired), env=env)
     assert result.code == 0, result.both
     assert proxy.seen == []

@@ -1,10 +1,7 @@
-"""vaultsync against a real EDC control plane (0.15.1 by default) built from Maven Central, as it is here.
-
-That runtime serves no secrets API (secrets-api is not on the reachable Maven Central, tests/edc/FINDINGS.md),
-which makes it the real thing for a case users do meet: a URL that does not serve the EDC secrets API (a
-wrong base path, an EDC without the module, an API version it lacks). These tests prove vaultsync refuses
-to plan or apply against it instead of reading Jetty's 404 as "absent", and they measure what the secrets
-API shares with the asset API of the same runtime: authentication and alias survival in the URL path.
+"""vaultsync against real EDC connectors (0.15.1 and 0.12.0, with the secrets API), beyond the conformance rows
+and the end-to-end scenarios of test_integration.py: API version detection, a URL that does not serve the
+secrets API (a wrong base path on a real connector), the alias rules against the live Jetty 12, and
+``runtime.py up`` / ``down`` leaving nothing behind.
 """
 
 from __future__ import annotations
@@ -21,10 +18,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 from conftest import CANARY, Result, run_cli, write_desired
-from edc_fixtures import ALIAS_SAMPLES, LONG_ALIASES, asset_body, http_client, require_tools, runtime
+from edc_fixtures import ALIAS_SAMPLES, LONG_ALIASES, Connectors, edc_versions, http_client, require_tools, runtime
 
 from vaultsync.desired import parse_desired
-from vaultsync.devserver import DevServer
 from vaultsync.errors import InputError
 
 pytest_plugins = ("edc_fixtures",)
@@ -32,80 +28,80 @@ pytestmark = pytest.mark.edc
 
 NOT_SERVED = "does not serve the EDC secrets API"
 WRITE_LOG = re.compile(r"^(POST|PUT|DELETE) (\S+) (\d{3}) ", re.MULTILINE)
+EDC_NS = "https://w3id.org/edc/v0.0.1/ns/"
 
 
-def cli(edc: runtime.Connector, *args: str, api_version: str = "v3") -> Result:
-    env = {"EDC_MANAGEMENT_URL": edc.url, "EDC_API_KEY": edc.api_key, "EDC_API_VERSION": api_version}
+def cli(url: str, key: str, *args: str, api_version: str | None = None) -> Result:
+    env = {"EDC_MANAGEMENT_URL": url, "EDC_API_KEY": key}
+    if api_version is not None:
+        env["EDC_API_VERSION"] = api_version
     return run_cli(*args, "--no-color", env=env)
 
 
-def test_the_runtime_really_serves_no_secrets_api(edc: runtime.Connector) -> None:
-    # The premise of this module: if this fails, secrets-api became resolvable and test_integration.py and
-    # test_conformance.py run their secrets rows against this connector instead of skipping them.
-    assert edc.secrets_api == ()
-    with http_client() as client:
-        assets = client.get(f"{edc.url}/v3/assets/nothing", headers={"X-Api-Key": edc.api_key})
-    assert assets.status_code == 404
-    assert assets.json()[0]["type"] == "ObjectNotFound"  # the management API itself is up
+@pytest.fixture(params=edc_versions())
+def any_edc(request: pytest.FixtureRequest, edc_connectors: Connectors) -> runtime.Connector:
+    """Each real connector of the session in turn."""
+    return edc_connectors.get(request.param)
 
 
-# -- (a) plan, (b) apply against a URL without the secrets API ------------------------------------------
+def test_each_runtime_serves_the_secrets_api_of_its_line(any_edc: runtime.Connector) -> None:
+    # The premise of every real-connector test: the jars from ../shared/edc made it into the runtime.
+    assert any_edc.secrets_api == runtime.VERSIONS[any_edc.version]
 
 
-@pytest.mark.parametrize("api_version", ["v3", "v4"])
-@pytest.mark.parametrize("state_file", [False, True], ids=["state-in-vault", "state-file"])
-def test_plan_exits_1_saying_the_url_serves_no_secrets_api(
-    edc: runtime.Connector, tmp_path: Path, api_version: str, state_file: bool
-) -> None:
-    path = write_desired(tmp_path / "d.json", {"db-password": CANARY, "api-token": "t"})
-    extra = ["--state-file", str(tmp_path / "state.json")] if state_file else []
-    result = cli(edc, "plan", str(path), "--detailed-exitcode", *extra, api_version=api_version)
-    assert result.code == 1, result  # not 2: nothing is planned as "create"
-    assert result.out == ""
-    assert f"failed: HTTP 404: Not Found: this URL {NOT_SERVED}" in result.err
-    assert f"{edc.url}/{api_version}/secrets/" in result.err
-    assert "v4 needs EDC 0.17+" in result.err
+# -- API version detection ------------------------------------------------------------------------------
+
+
+def test_auto_picks_v3_on_every_real_line(any_edc: runtime.Connector, tmp_path: Path) -> None:
+    # The probe order is v4, v3, v4beta: neither 0.12.0 nor 0.15.1 serves v4, both serve v3.
+    path = write_desired(tmp_path / "d.json", {f"auto-{uuid.uuid4().hex[:8]}": CANARY})
+    result = cli(any_edc.url, any_edc.api_key, "plan", str(path), "-v", "--state-file", str(tmp_path / "s.json"))
+    assert result.code == 0, result.err
+    assert "API version v3 (detected: v4 not served, v3 served)" in result.err
+    assert "/v3/secrets/" in result.err
     assert CANARY not in result.both
 
 
-def test_apply_exits_1_with_no_successful_write(edc: runtime.Connector, tmp_path: Path) -> None:
+# -- a URL that does not serve the secrets API ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api_version", [None, "v3", "v4beta", "v4"])
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_wrong_base_path_is_named_before_anything_is_planned_or_written(
+    edc: runtime.Connector, tmp_path: Path, api_version: str | None, command: str
+) -> None:
+    # The management API's port with the wrong path: Jetty answers 404 pages for GET and 405 for POST.
     path = write_desired(tmp_path / "d.json", {"db-password": CANARY, "api-token": "t"})
-    for extra in ([], ["--state-file", str(tmp_path / "state.json")]):
-        result = cli(edc, "apply", str(path), "--auto-approve", "-v", *extra)
-        assert result.code == 1, result
-        assert NOT_SERVED in result.err
-        assert CANARY not in result.both
-        writes = WRITE_LOG.findall(result.err)
-        assert writes, result.err  # the lock's POST was sent...
-        assert all(status == "404" for _, _, status in writes), writes  # ...and nothing was written
-        assert {method for method, _, _ in writes} == {"POST"}  # the lock; no secret write was attempted
-    assert not (tmp_path / "state.json").exists()
+    wrong = edc.url.replace("/api/management", "/management")
+    args = [command, str(path), "-v", *(["--auto-approve"] if command == "apply" else ["--detailed-exitcode"])]
+    result = cli(wrong, edc.api_key, *args, api_version=api_version)
+    assert result.code == 1, result  # not 2: nothing is planned as "create"
+    assert result.out == ""
+    assert NOT_SERVED in result.err
+    assert CANARY not in result.both
+    writes = WRITE_LOG.findall(result.err)
+    assert all(status in ("404", "405") for _, _, status in writes), writes  # nothing was written
 
 
-# -- (c) the shared auth layer: the same 401 bodies ------------------------------------------------------
+def test_a_url_ending_in_the_version_says_what_to_drop(edc: runtime.Connector, tmp_path: Path) -> None:
+    path = write_desired(tmp_path / "d.json", {"db-password": CANARY})
+    result = cli(edc.url + "/v3", edc.api_key, "plan", str(path), "-v")
+    assert result.code == 1
+    assert 'ends in "/v3"' in result.err
+    assert f"use {edc.url}" in result.err
+    assert "GET " not in result.err  # refused before any request
 
 
-@pytest.mark.parametrize("key", ["missing", "wrong"])
-def test_401_bodies_match_the_dev_server(edc: runtime.Connector, key: str) -> None:
-    dev = DevServer("127.0.0.1", 0, api_key="dev-key")
-    dev.start_background()
-    try:
-        answers = []
-        for base, collection in ((edc.url, "/v3/assets"), (dev.url, "/v3/secrets")):
-            headers = {"Accept": "application/json"}
-            if key == "wrong":
-                headers["X-Api-Key"] = "wrong-key"
-            with http_client() as client:
-                response = client.get(f"{base}{collection}/some-alias", headers=headers)
-            answers.append((response.status_code, response.headers["content-type"].split(";")[0], response.json()))
-    finally:
-        dev.stop()
-    real, devserver = answers
-    assert real[0] == 401
-    assert devserver == real
+def test_wrong_key_is_the_key_message_not_a_version_problem(any_edc: runtime.Connector, tmp_path: Path) -> None:
+    path = write_desired(tmp_path / "d.json", {"db-password": CANARY})
+    result = cli(any_edc.url, "not-the-key", "plan", str(path))
+    assert result.code == 1
+    assert "API key was refused" in result.err
+    assert NOT_SERVED not in result.err
+    assert "not-the-key" not in result.both
 
 
-# -- (d) alias characters: the schema against the live Jetty 12 ---------------------------------------
+# -- alias characters: the schema against the live Jetty 12 (EDC 0.15.1) ------------------------------
 
 
 def schema_accepts(alias: str) -> tuple[bool, str]:
@@ -120,8 +116,9 @@ def schema_accepts(alias: str) -> tuple[bool, str]:
 def round_trips(client: httpx.Client, edc: runtime.Connector, alias: str) -> tuple[bool, int, int]:
     """POST the alias in the body, then GET and DELETE it through the path as vaultsync's client encodes it."""
     headers = {"X-Api-Key": edc.api_key, "Accept": "application/json"}
-    client.post(f"{edc.url}/v3/assets", json=asset_body(alias), headers=headers)
-    url = f"{edc.url}/v3/assets/{quote(alias, safe='')}"
+    body = {"@context": {"@vocab": EDC_NS}, "@type": "Secret", "@id": alias, "value": "v"}
+    client.post(f"{edc.url}/v3/secrets", json=body, headers=headers)
+    url = f"{edc.url}/v3/secrets/{quote(alias, safe='')}"
     got = client.get(url, headers=headers)
     deleted = client.delete(url, headers=headers)
     same = got.status_code == 200 and got.json().get("@id") == alias
@@ -129,6 +126,7 @@ def round_trips(client: httpx.Client, edc: runtime.Connector, alias: str) -> tup
 
 
 def test_every_alias_the_schema_accepts_round_trips_and_every_refused_one_fails(edc: runtime.Connector) -> None:
+    assert edc.version == "0.15.1", "the alias rules follow Jetty 12 (EDC 0.13+)"
     suffix = uuid.uuid4().hex[:6]
     samples = {alias + suffix if len(alias) < 100 else alias: verdict for alias, verdict in ALIAS_SAMPLES.items()}
     samples.update({".": 0, "..": 0})  # httpx resolves them as dot segments: the request never names the alias
@@ -162,7 +160,7 @@ def test_whitespace_is_refused_by_rule_whatever_the_path_does(
     assert (survived, get_status) == ((True, 200) if path_carries_it else (False, 400))
 
 
-# -- (e) start and stop like `make edc-up` / `make edc-down` ---------------------------------------------
+# -- start and stop like `make edc-up` / `make edc-down` ---------------------------------------------
 
 
 def _our_javas() -> list[int]:
@@ -193,20 +191,17 @@ def test_up_and_down_leave_no_java_process() -> None:
     require_tools()
     if runtime.RUN_FILE.exists() or _our_javas():
         pytest.skip("a connector started with `make edc-up` is running here; not touching it")
-    refused = _runtime_py("up")  # what `make edc-up` runs: refuses a runtime without the secrets API
-    assert refused.returncode == 2, refused.stderr
-    assert "no secrets API" in refused.stderr
-    assert _our_javas() == []
     try:
-        up = _runtime_py("up", "--allow-no-secrets-api")
+        up = _runtime_py("up")  # what `make edc-up` runs
         assert up.returncode == 0, up.stderr
         env = dict(line.split("=", 1) for line in up.stdout.splitlines() if not line.startswith("#"))
         assert env["EDC_MANAGEMENT_URL"].startswith("http://127.0.0.1:")
+        assert "# EDC 0.15.1; secrets API served: v3, v4beta" in up.stdout
         run = json.loads(runtime.RUN_FILE.read_text())
         assert _our_javas() == [run["pid"]]
         assert _runtime_py("status").returncode == 0
     finally:
-        down = _runtime_py("down")
+        down = _runtime_py("down")  # also when `up` failed half-way: never leave the JVM or run.json behind
     assert down.returncode == 0, down.stderr
     assert _our_javas() == []
     assert not runtime.RUN_FILE.exists()

@@ -175,7 +175,7 @@ def test_a_saved_plan_is_checked_again_when_applied_and_keeps_allow_dangling(
 
     allowed = tmp_path / "p.json"
     assert run_cli("plan", str(path), "--out", str(allowed), "--allow-dangling", env=env_for).code == 0
-    assert json.loads(allowed.read_text())["targets"][0]["allow_dangling"] is True
+    assert json.loads(allowed.read_text())["targets"][0]["inputs"]["allow_dangling"] is True
     done = run_cli("apply", str(allowed), env=env_for)
     assert done.code == 0, done.err
     assert not {"old", "other"} & set(devserver.secrets)

@@ -10,6 +10,7 @@ import pytest
 from conftest import CANARY, Result, Server, run_cli, write_desired
 
 from vaultsync.devserver import DevServer
+from vaultsync.statecodec import unpack
 
 
 def plan_out(desired: Path, planfile: Path, env: dict[str, str], *extra: str) -> Result:
@@ -201,16 +202,19 @@ def test_stale_when_it_would_go_to_another_url(
     assert devserver.requests == [] and other.requests == []
 
 
-def test_saved_plan_goes_to_its_own_url_when_none_is_configured(
+def test_saved_plan_never_goes_to_its_own_url_when_none_is_configured(
     devserver: Server, env_for: dict[str, str], tmp_path: Path, managed_setup: Path
 ) -> None:
+    """The URL (and with it the key) comes from the desired file and settings, never from the plan file."""
     planfile = tmp_path / "vaultsync.plan"
     plan_out(managed_setup, planfile, env_for)
+    devserver.reset_log()
 
     result = apply_plan(planfile, {"EDC_MANAGEMENT_URL": ""})
 
-    assert result.code == 0, result.err
-    assert devserver.secrets["a"] == "a2"
+    assert result.code == 1 and "no management API URL" in result.err
+    assert "same --url or EDC_MANAGEMENT_URL" in result.err and devserver.url in result.err
+    assert devserver.requests == []
 
 
 def test_plan_file_holds_no_value_nor_a_plain_hash(devserver: Server, env_for: dict[str, str], tmp_path: Path) -> None:
@@ -232,7 +236,7 @@ def test_plan_file_holds_no_value_nor_a_plain_hash(devserver: Server, env_for: d
         "unmanaged": "no-op",
         "x": "create",
     }
-    key = json.loads(devserver.secrets["vaultsync-state"])["fingerprintKey"]
+    key = json.loads(unpack(devserver.secrets["vaultsync-state"], {}, "state"))["fingerprintKey"]
     assert key not in text
 
 
@@ -252,7 +256,7 @@ def test_a_conflict_in_a_saved_plan_is_refused_and_adopt_is_decided_when_plannin
     assert devserver.secret_writes() == [] and devserver.secrets["db"] == "by-hand"
 
     plan_out(desired, planfile, env_for, "--adopt")
-    assert json.loads(planfile.read_text("utf-8"))["targets"][0]["adopt"] is True
+    assert json.loads(planfile.read_text("utf-8"))["targets"][0]["inputs"]["adopt"] is True
     adopted = apply_plan(planfile, env_for)
 
     assert adopted.code == 0, adopted.err
@@ -267,9 +271,9 @@ def test_adopt_flag_is_recorded_even_without_conflicts(
     planfile = tmp_path / "vaultsync.plan"
 
     plan_out(desired, planfile, env_for)
-    without = json.loads(planfile.read_text("utf-8"))["targets"][0]
+    without = json.loads(planfile.read_text("utf-8"))["targets"][0]["inputs"]
     plan_out(desired, planfile, env_for, "--adopt")
-    with_flag = json.loads(planfile.read_text("utf-8"))["targets"][0]
+    with_flag = json.loads(planfile.read_text("utf-8"))["targets"][0]["inputs"]
 
     assert (without["adopt"], with_flag["adopt"]) == (False, True)
     assert (without["allow_mass_delete"], with_flag["allow_mass_delete"]) == (False, False)
@@ -309,7 +313,7 @@ def test_mass_deletion_allowed_when_planning_is_recorded_in_the_plan(
     result = apply_plan(planfile, env_for)
 
     assert "MASS DELETION" in shown.out  # the banner shows either way
-    assert json.loads(planfile.read_text("utf-8"))["targets"][0]["allow_mass_delete"] is True
+    assert json.loads(planfile.read_text("utf-8"))["targets"][0]["inputs"]["allow_mass_delete"] is True
     assert result.code == 0, result.err
     assert len(devserver.secret_writes()) == 5
 

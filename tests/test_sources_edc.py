@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from conftest import CANARY, Result, run_cli, write_desired
-from edc_fixtures import Connectors, edc_versions, no_secrets_api_reason, secrets_api_built
+from edc_fixtures import Connectors, edc_versions
 from sops_tools import Sops, require_sops
 
 from vaultsync.devserver import DevServer
@@ -62,13 +62,8 @@ def connector(request: pytest.FixtureRequest) -> Iterator[Connector]:
         finally:
             server.stop()
         return
-    version = str(request.param).removeprefix("edc-")
-    if not secrets_api_built(version):
-        pytest.skip(no_secrets_api_reason(version, "v3"))
     connectors: Connectors = request.getfixturevalue("edc_connectors")
-    edc = connectors.get(version)
-    if "v3" not in edc.secrets_api:
-        pytest.skip(no_secrets_api_reason(version, "v3"))
+    edc = connectors.get(str(request.param).removeprefix("edc-"))
     yield Connector(edc.url, edc.api_key, prefix)
 
 

@@ -20,6 +20,7 @@ from conftest import CANARY, Server, run_cli, write_desired
 
 from vaultsync.devserver import DevServer, Fault
 from vaultsync.state import encode_vault_value, new_key
+from vaultsync.statecodec import unpack
 
 BACKENDS = ["vault", "file"]
 
@@ -117,7 +118,7 @@ def test_first_apply_with_a_state_file_stores_only_the_key_in_the_vault(
     assert list(record["managed"]) == ["a"]
     assert "fingerprintKey" not in record
     assert [a for _, a, _ in devserver.alias_writes].count("vaultsync-state") == 1
-    assert "managed" not in json.loads(devserver.secrets["vaultsync-state"])
+    assert "managed" not in json.loads(unpack(devserver.secrets["vaultsync-state"], {}, "state"))
     assert list(state_file.parent.iterdir()) == [state_file]  # no temporary file left behind
 
 
@@ -324,7 +325,10 @@ def test_state_and_state_alias_hold_no_value_nor_a_plain_hash(
     assert apply(desired, env_for).code == 0
     assert apply(desired, env_for, "--state-file", str(state_file)).code == 0  # adopts both into the file
 
-    texts = {"state alias": devserver.secrets["vaultsync-state"], "state file": state_file.read_text("utf-8")}
+    texts = {
+        "state alias": unpack(devserver.secrets["vaultsync-state"], {}, "state"),
+        "state file": state_file.read_text("utf-8"),
+    }
 
     assert json.loads(texts["state file"])["managed"].keys() == {"canary", "other"}
     for where, text in texts.items():
@@ -343,7 +347,7 @@ def test_custom_state_and_lock_aliases(devserver: Server, env_for: dict[str, str
     assert apply(desired, env_for, *names).code == 0
 
     assert "vaultsync-state" not in devserver.secrets
-    assert json.loads(devserver.secrets["team-a-state"])["managed"].keys() == {"a"}
+    assert json.loads(unpack(devserver.secrets["team-a-state"], {}, "state"))["managed"].keys() == {"a"}
     lock_writes = [m for m, a, _ in devserver.alias_writes if a == "team-a-lock"]
     assert lock_writes == ["POST", "DELETE", "POST", "DELETE"]
     assert not any(a == "vaultsync-lock" for _, a, _ in devserver.alias_writes)

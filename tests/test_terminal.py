@@ -126,7 +126,7 @@ def test_errors_are_coloured_on_a_terminal_and_plain_in_a_pipe(tmp_path: Path) -
 
 
 def test_quiet_keeps_the_results_and_drops_the_chatter(devserver: Server, desired: Path, tmp_path: Path) -> None:
-    env = {"EDC_MANAGEMENT_URL": devserver.url}
+    env = {"EDC_MANAGEMENT_URL": devserver.url, "EDC_API_VERSION": "v3"}
     loud = run_cli("plan", str(desired), "--out", str(tmp_path / "p1"), env=env)
     quiet = run_cli("plan", str(desired), "--out", str(tmp_path / "p2"), "--quiet", env=env)
     assert loud.code == quiet.code == 0
@@ -143,7 +143,7 @@ def test_quiet_never_hides_errors(tmp_path: Path) -> None:
 
 
 def test_quiet_apply_prints_outcomes_but_not_the_chatter(devserver: Server, desired: Path) -> None:
-    env = {"EDC_MANAGEMENT_URL": devserver.url}
+    env = {"EDC_MANAGEMENT_URL": devserver.url, "EDC_API_VERSION": "v3"}
     assert run_cli("apply", str(desired), "--auto-approve", env=env).code == 0
     again = run_cli("apply", str(desired), "--auto-approve", "-q", env=env)
     assert again.code == 0
@@ -223,7 +223,13 @@ def test_plan_json_on_stdout_stays_pure_with_verbose_logs_retries_and_warnings(
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={**os.environ, "EDC_MANAGEMENT_URL": url, "EDC_API_KEY": CANARY + "-key", "NO_COLOR": ""},
+        env={
+            **os.environ,
+            "EDC_MANAGEMENT_URL": url,
+            "EDC_API_KEY": CANARY + "-key",
+            "NO_COLOR": "",
+            "EDC_API_VERSION": "v3",
+        },
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr

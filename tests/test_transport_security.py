@@ -78,7 +78,7 @@ def tls(certs: dict[str, tuple[Path, Path]]) -> Iterator[tuple[str, Path]]:
 
 def plan(tmp_path: Path, url: str, *args: str, key: str | None = KEY) -> Result:
     file = write_desired(tmp_path / "d.json", {"a": "aaaa"})
-    env = {"EDC_MANAGEMENT_URL": url}
+    env = {"EDC_MANAGEMENT_URL": url, "EDC_API_VERSION": "v3"}
     if key:
         env["EDC_API_KEY"] = key
     result = run_cli("plan", str(file), *args, env=env)

@@ -50,7 +50,7 @@ def alias_options(func: F) -> F:
         default="vaultsync-state",
         show_default=True,
         metavar="ALIAS",
-        help="Reserved alias holding vaultsync's state (and its fingerprint key).",
+        help="Reserved alias holding vaultsync's state and key (a large state also uses ALIAS-2, ALIAS-3, ...).",
     )(func)
     func = click.option(
         "--lock-alias",
@@ -60,6 +60,13 @@ def alias_options(func: F) -> F:
         help="Reserved alias used as the apply lock.",
     )(func)
     return func
+
+
+allow_outside_files_option = click.option(
+    "--allow-outside-files",
+    is_flag=True,
+    help="Let fromFile read outside the desired-state file's folder tree (refused by default).",
+)
 
 
 def connection_options(func: F) -> F:
@@ -74,8 +81,8 @@ def connection_options(func: F) -> F:
         ),
         click.option(
             "--api-version",
-            type=click.Choice(["v3", "v4"]),
-            help="Management API version [env EDC_API_VERSION; default v3].",
+            type=click.Choice(["auto", "v3", "v4beta", "v4"]),
+            help="Secrets API version; auto probes v4, v3, v4beta [env EDC_API_VERSION; default auto].",
         ),
         click.option(
             "--parallelism",
@@ -101,6 +108,7 @@ def connection_options(func: F) -> F:
         click.option("--ca-bundle", metavar="PATH", help="CA certificates (PEM) to verify the server with."),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (testing only; warns)."),
         click.option("--state-file", metavar="PATH", help="Keep state in this local file instead of the vault."),
+        allow_outside_files_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -155,6 +163,7 @@ def _runtime(kw: dict[str, Any]) -> Runtime:
         allow_dangling=kw.get("allow_dangling", False),
         # Commands offering --allow-commands use values; the others (import, state...) never run programs.
         commands=("run" if kw["allow_commands"] else "refuse") if "allow_commands" in kw else "check",
+        allow_outside_files=kw.get("allow_outside_files", False),
     )
     check_reserved(flags.state_alias, flags.lock_alias)
     return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False))
@@ -199,7 +208,7 @@ def cli() -> None:
 
     \b
     Connection: --url / EDC_MANAGEMENT_URL, --api-key-file / EDC_API_KEY,
-    --api-version / EDC_API_VERSION (v3 default, v4 on EDC 0.17+).
+    --api-version / EDC_API_VERSION (auto by default: probes v4, v3, v4beta once per run).
     Shell completion: eval "$(_VAULTSYNC_COMPLETE=bash_source vaultsync)"
     (zsh_source, fish_source for other shells).
     """
@@ -208,9 +217,10 @@ def cli() -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--skip-env", is_flag=True, help="Do not require fromEnv variables to be set (for pre-commit hooks).")
+@allow_outside_files_option
 @alias_options
 @output_options
-def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
+def validate(files: tuple[str, ...], skip_env: bool, allow_outside_files: bool, **kw: Any) -> None:
     """Check desired-state FILES: schema and references only, no network."""
     from vaultsync.desired import load_desired
     from vaultsync.errors import InputError, Problem
@@ -224,7 +234,13 @@ def validate(files: tuple[str, ...], skip_env: bool, **kw: Any) -> None:
     sources = Sources.for_run(env, "check")  # validate never runs a program
     for file in files:
         try:
-            state = load_desired(file, env=_AnyEnv(env) if skip_env else env, reserved=reserved, sources=sources)
+            state = load_desired(
+                file,
+                env=_AnyEnv(env) if skip_env else env,
+                reserved=reserved,
+                sources=sources,
+                allow_outside_files=allow_outside_files,
+            )
         except InputError as exc:
             problems.extend(exc.problems)
             continue
@@ -561,24 +577,33 @@ def force_unlock(lock_id: str, file: str, **kw: Any) -> None:
 
 
 @cli.command("dev-server", context_settings=CONTEXT)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on (0.0.0.0: all of them; warns loudly without --api-key-file).",
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=8181, show_default=True, help="0 picks a free port.")
 @click.option("--api-key-file", type=click.Path(dir_okay=False), help="Require this X-Api-Key (default: open).")
 @click.option("--data", type=click.Path(dir_okay=False), help="Persist secrets to this JSON file (default: memory).")
 def dev_server(host: str, port: int, api_key_file: str | None, data: str | None) -> None:
-    """Run an embedded EDC-compatible secrets API (v3 and v4) for demos and tests. Not a vault."""
+    """Run an embedded EDC-compatible secrets API (v3, v4beta and v4) for demos and tests. Not a vault."""
     from pathlib import Path
 
     from vaultsync.config import read_key_file
     from vaultsync.devserver import serve
+    from vaultsync.exposure import announcement
 
     key = read_key_file(api_key_file) if api_key_file else None
 
     def announce(line: str) -> None:
-        click.echo(line)
+        shown, notes = announcement(line, host, has_key=key is not None)
+        click.echo(shown)
         sys.stdout.flush()
+        for note in notes:
+            click.echo(note, err=True)
         click.echo(
-            f"# serving the v3 and v4 secrets API{' (X-Api-Key required)' if key else ''}; Ctrl-C stops",
+            f"# serving the v3, v4beta and v4 secrets API{' (X-Api-Key required)' if key else ''}; Ctrl-C stops",
             err=True,
         )
 
@@ -608,7 +633,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except VaultsyncError as exc:
         color = wants_color(sys.stderr, "--no-color" in (argv or sys.argv))
-        Console(color=False, err_color=color).error(str(exc))
+        console = Console(color=False, err_color=color)
+        console.error(str(exc))
+        for note in getattr(exc, "__notes__", ()):  # what else went wrong on the way out (a lock left behind)
+            console.error(str(note))
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("\nInterrupted.", err=True)

@@ -22,10 +22,12 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from vaultsync.breaker import PROBE_CONNECT_TIMEOUT, STREAK, Breaker, connection_failure
 from vaultsync.errors import (
     AlreadyExistsError,
     ApiError,
     AuthError,
+    NotEdcError,
     NotFoundError,
     TransportError,
     UsageError,
@@ -39,11 +41,20 @@ VALUE_KEYS = ("value", "edc:value", EDC_NS + "value")
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_BACKOFF = 30.0
 MAX_RETRY_AFTER = 120.0
-API_VERSIONS = ("v3", "v4")
+API_VERSIONS = ("v3", "v4beta", "v4")  # v4beta (EDC 0.15-0.16) and v4 (0.17+): same bodies, other path
 NOT_SERVED = (
-    "this URL does not serve the EDC secrets API (the 404 is not EDC's ObjectNotFound answer); check the base URL "
+    "this URL does not serve the EDC secrets API (the answer is not EDC's); check the base URL "
     "(--url / EDC_MANAGEMENT_URL, the management API with its path, e.g. http://HOST:8181/api/management) and "
-    "--api-version (v4 needs EDC 0.17+; v3 was removed after EDC 0.18)"
+    "--api-version (auto detects it; v4 needs EDC 0.17+, v4beta is EDC 0.15-0.16; v3 was removed after EDC 0.18)"
+)
+
+NOT_EDC = (
+    "this is not the EDC secrets API: something else answers at this URL (a proxy, a single sign-on page or "
+    "another service?); check --url / EDC_MANAGEMENT_URL"
+)
+
+NOT_SERVED_405 = NOT_SERVED.replace(
+    "(the 404 is not EDC's ObjectNotFound answer)", "(EDC's secrets paths take this method)"
 )
 
 
@@ -87,7 +98,7 @@ def tls_context(ca_bundle: str) -> ssl.SSLContext:
 
 def secret_body(api_version: str, alias: str, value: str) -> dict[str, Any]:
     """The POST/PUT body EDC expects for ``api_version``."""
-    if api_version == "v4":
+    if api_version != "v3":
         return {"@context": [V4_CONTEXT], "@type": "Secret", "@id": alias, "value": value}
     return {"@context": {"@vocab": EDC_NS}, "@type": "Secret", "@id": alias, "value": value}
 
@@ -160,7 +171,8 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 class EdcClient:
-    """Async client for ``/{v3,v4}/secrets`` with retries. Use as ``async with``."""
+    """Async client for ``/{v3,v4beta,v4}/secrets`` with retries. Use as ``async with``: with
+    ``api_version="auto"`` entering it detects the version (``detect_version``)."""
 
     def __init__(
         self,
@@ -172,8 +184,9 @@ class EdcClient:
         transport: httpx.AsyncBaseTransport | None = None,
         on_event: Callable[[RequestEvent], None] | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        on_version: Callable[[str], None] | None = None,
     ) -> None:
-        if api_version not in API_VERSIONS:
+        if api_version not in (*API_VERSIONS, "auto"):
             raise ValueError(f"unknown API version {api_version!r}")
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
@@ -181,6 +194,7 @@ class EdcClient:
         self._has_key = bool(api_key)
         self._api_key = api_key  # kept only to scrub it from transport error texts
         self._on_event = on_event
+        self._on_version = on_version
         self._sleep = sleep
         headers = {"Accept": "application/json"}
         if api_key:
@@ -196,10 +210,38 @@ class EdcClient:
             follow_redirects=False,
         )
         self._collection = f"{self.base_url}/{api_version}/secrets"
+        self.breaker = Breaker(max(STREAK, options.max_retries + 1))  # shared by every worker using this client
         self._base_path = urlsplit(self.base_url).path
 
     async def __aenter__(self) -> EdcClient:
+        if self.api_version == "auto":
+            try:
+                await self.detect_version()
+            except BaseException:
+                await self.aclose()
+                raise
         return self
+
+    async def detect_version(self) -> str:
+        """Probe v4, v3, v4beta (see versions.py) and use the first served; once, before anything else."""
+        from vaultsync import versions
+
+        answers = []
+        alias = versions.probe_alias()
+        for version in versions.PROBE_ORDER:
+            url = f"{self.base_url}/{version}/secrets/{quote(alias, safe='')}"
+            response, _ = await self._send("GET", url)
+            answer = versions.classify(version, response)
+            answers.append(answer)
+            if answer.kind == "key-refused":
+                raise self._error("GET", url, response)
+            if answer.kind == "served":
+                self.api_version = version
+                self._collection = f"{self.base_url}/{version}/secrets"
+                if self._on_version is not None:
+                    self._on_version(versions.chosen_message(version, answers))
+                return version
+        raise versions.NotServedError(versions.not_served_message(self.base_url, answers))
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
@@ -223,41 +265,45 @@ class EdcClient:
         try:
             doc = response.json()
         except (ValueError, RecursionError):
-            raise ApiError(
-                "GET", printable(url), 200, "the body is not JSON (a proxy page or a truncated answer?)"
-            ) from None
+            if _declares_json(response):  # EDC's answer cut short, most likely
+                raise ApiError("GET", printable(url), 200, "the body is not JSON (a truncated answer?)") from None
+            raise self._not_edc("GET", url, response, "a JSON Secret document") from None
         value = read_value(doc)
         if value is None:
-            raise ApiError("GET", printable(url), 200, 'the answer has no string "value"')
+            missing = 'the answer has no string "value"'
+            if not _json_ld_node(doc):
+                detail = f"{missing} and is not an EDC Secret document ({body_kind(response)}): {NOT_EDC}"
+                raise NotEdcError("GET", printable(url), 200, detail)
+            raise ApiError("GET", printable(url), 200, missing)
         return value
 
     async def create(self, alias: str, value: str) -> None:
         """POST (create-only). A retried POST that meets 409 is settled by a GET."""
         body = secret_body(self.api_version, alias, value)
         response, attempts = await self._send("POST", self._collection, body, secret=value)
-        if response.status_code in (200, 201, 204):
+        if response.status_code in (200, 201) and _id_response(response):
             return
-        if response.status_code == 409 and attempts > 1 and await self.get(alias) == value:
+        if _edc_conflict(response) and attempts > 1 and await self.get(alias) == value:
             return  # our earlier attempt landed; its answer was lost
-        raise self._error("POST", self._collection, response, value, alias)
+        raise self._error("POST", self._collection, response, value, alias, expected="200 with an IdResponse")
 
     async def update(self, alias: str, value: str) -> None:
         """PUT; never creates (404 when the alias is gone)."""
         body = secret_body(self.api_version, alias, value)
         response, _ = await self._send("PUT", self._collection, body, secret=value)
-        if response.status_code in (200, 204):
+        if _bodiless_success(response):
             return
-        raise self._error("PUT", self._collection, response, value, alias)
+        raise self._error("PUT", self._collection, response, value, alias, expected="204 with no body")
 
     async def delete(self, alias: str) -> bool:
         """DELETE; False when the alias was already gone (which counts as done)."""
         url = self.url_for(alias)
         response, _ = await self._send("DELETE", url)
-        if response.status_code in (200, 204):
+        if _bodiless_success(response):
             return True
         if _edc_not_found(response):
             return False
-        raise self._error("DELETE", url, response)
+        raise self._error("DELETE", url, response, expected="204 with no body")
 
     async def post_json(self, path: str, body: dict[str, Any] | None) -> httpx.Response:
         """POST ``body`` to ``{base}/{path}`` with the same retries and request log; the caller reads the answer.
@@ -280,9 +326,17 @@ class EdcClient:
         response: httpx.Response,
         secret: str | None = None,
         alias: str | None = None,
+        *,
+        expected: str = "its JSON answer",
     ) -> ApiError:
         status = response.status_code
         shown = printable(url)
+        if 200 <= status < 300:  # callers return on EDC's own success answers; this one is not EDC's
+            return self._not_edc(method, url, response, expected)
+        if status == 409 and not _edc_conflict(response):
+            return self._not_edc(method, url, response, "409 with an ObjectConflict error array")
+        if status == 405:  # EDC's secrets paths take all four methods: Jetty answers 405 for a path nothing serves
+            return NotEdcError(method, shown, status, f"{self._detail(response, secret)}: {NOT_SERVED_405}")
         if status in (401, 403):
             if not self._has_key:
                 detail = "the API requires a key and none was given: set EDC_API_KEY or use --api-key-file"
@@ -293,7 +347,9 @@ class EdcClient:
             location = _redact(printable(response.headers.get("location", "(no Location header)")), self._api_key)
             return ApiError(method, shown, status, f"redirected to {location}; use the final URL as --url")
         detail = self._detail(response, secret)
-        if status == 404 and not _edc_not_found(response):
+        if (status == 404 and not _edc_not_found(response)) or status == 405:
+            # A served secrets API allows every method vaultsync sends: a 405 (Jetty's answer to a POST on a
+            # path nothing serves) and a 404 that is not EDC's mean a wrong base URL or API version.
             return ApiError(method, shown, status, f"{detail}: {NOT_SERVED}")
         if status == 404:
             return NotFoundError(method, shown, status, f"no secret {printable(alias or '')!s} in the vault: {detail}")
@@ -305,6 +361,11 @@ class EdcClient:
         elif status >= 500 and detail == "empty response body":
             detail = "the connector failed with an internal error (EDC answers requests it cannot handle with 500)"
         return ApiError(method, shown, status, detail)
+
+    def _not_edc(self, method: str, url: str, response: httpx.Response, expected: str) -> NotEdcError:
+        """An answer that does not have EDC's shape: say what came, what EDC sends, and what that means."""
+        got = body_kind(response)
+        return NotEdcError(method, printable(url), response.status_code, f"{got} where EDC sends {expected}: {NOT_EDC}")
 
     def _detail(self, response: httpx.Response, secret: str | None) -> str:
         # A proxy's error page may quote the request's key; EDC's may quote the value (invalidValue is dropped).
@@ -323,23 +384,35 @@ class EdcClient:
         path = urlsplit(url).path
         while True:
             attempt += 1
+            self.breaker.check(method, printable(url))
             started = time.perf_counter()
             try:
-                response = await self._http.request(method, url, json=body)
+                response = await self._http.request(method, url, json=body, timeout=self._attempt_timeout())
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 reason = _redact(_transport_reason(exc), self._api_key)
                 self._emit(method, path, None, started, attempt, reason)
-                if not _transient(exc) or attempt > self.options.max_retries:
+                if _transient(exc) and connection_failure(exc):
+                    self.breaker.failure(reason)
+                if not _transient(exc) or attempt > self.options.max_retries or self.breaker.tripped:
                     tried = f" (gave up after {attempt} attempts)" if attempt > 1 else ""
+                    if self.breaker.tripped and attempt <= self.options.max_retries:
+                        tried = f" (not retried: {self.breaker.describe()})"
                     raise TransportError(f"{method} {printable(url)}: {reason}{tried}") from None
                 await self._sleep(self._backoff(attempt))
                 continue
+            self.breaker.success()
             self._emit(method, path, response.status_code, started, attempt)
             if response.status_code in RETRY_STATUSES and attempt <= self.options.max_retries:
                 wait = retry_after(response)  # RFC 9110: meaningful on 429 and 503; harmless elsewhere
                 await self._sleep(wait if wait is not None else self._backoff(attempt))
                 continue
             return response, attempt
+
+    def _attempt_timeout(self) -> httpx.Timeout:
+        """A short connect timeout while finding out whether a connector that stopped answering is back."""
+        if self.breaker.probing:
+            return httpx.Timeout(self.options.timeout, connect=min(PROBE_CONNECT_TIMEOUT, self.options.timeout))
+        return self._http.timeout
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: spreads the retries of many parallel requests apart.
@@ -375,6 +448,67 @@ def _edc_not_found(response: httpx.Response) -> bool:
     except (ValueError, RecursionError):
         return False
     return isinstance(doc, list) and any(isinstance(i, dict) and i.get("type") == "ObjectNotFound" for i in doc)
+
+
+def _json_body(response: httpx.Response) -> tuple[bool, object]:
+    try:
+        doc: object = response.json()
+    except (ValueError, RecursionError):
+        return False, None
+    return True, doc
+
+
+def _edc_conflict(response: httpx.Response) -> bool:
+    """EDC's "already exists": a 409 whose body is a JSON array holding an ObjectConflict error."""
+    if response.status_code != 409:
+        return False
+    ok, doc = _json_body(response)
+    return ok and isinstance(doc, list) and any(isinstance(i, dict) and i.get("type") == "ObjectConflict" for i in doc)
+
+
+def _json_ld_node(doc: object) -> bool:
+    """Whether ``doc`` is a JSON-LD node as EDC answers with (compacted, or expanded into a one-item list)."""
+    if isinstance(doc, list) and len(doc) == 1:
+        doc = doc[0]
+    return isinstance(doc, dict) and isinstance(doc.get("@id"), str)
+
+
+def _id_response(response: httpx.Response) -> bool:
+    """EDC's answer to a create: an IdResponse, a JSON-LD node naming the created ``@id``."""
+    ok, doc = _json_body(response)
+    return ok and _json_ld_node(doc)
+
+
+def _declares_json(response: httpx.Response) -> bool:
+    content_type: str = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _bodiless_success(response: httpx.Response) -> bool:
+    """EDC's answer to PUT and DELETE: 204 with no body. A 200 with no body or a JSON one is taken too
+    (nothing tells it from EDC); a page (HTML, text) is another server's answer."""
+    if response.status_code == 204:
+        return True
+    if response.status_code != 200:
+        return False
+    parsed, _ = _json_body(response)
+    return parsed or not response.content.strip()
+
+
+def body_kind(response: httpx.Response) -> str:
+    """What an answer holds, for messages: its kind and size, never its text (it may quote the key or a value)."""
+    size = len(response.content)
+    if not response.content.strip():
+        return "an empty body"
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    head = response.content[:256].lstrip().lower()
+    if "html" in content_type or head.startswith((b"<!doctype html", b"<html")):
+        return f"an HTML page, not JSON ({size} bytes)"
+    ok, doc = _json_body(response)
+    if not ok:
+        return f"a {printable(content_type) or 'untyped'} body, not JSON ({size} bytes)"
+    kind = "array" if isinstance(doc, list) else "object" if isinstance(doc, dict) else "value"
+    return f"a JSON {kind} ({size} bytes)"
 
 
 def _tls_failure(exc: BaseException) -> ssl.SSLError | None:

@@ -13,6 +13,7 @@ from vaultsync.errors import InputError, Problem, UsageError
 from vaultsync.model import DEFAULT_LOCK_ALIAS, DEFAULT_STATE_ALIAS, Target
 from vaultsync.sources import CommandPolicy
 from vaultsync.text import printable
+from vaultsync.versions import check_choice, suffix_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class Flags:
     assets_page_size: int = 500
     allow_dangling: bool = False
     commands: CommandPolicy = "refuse"  # fromCommand: run (--allow-commands), refuse, or check only
+    allow_outside_files: bool = False  # fromFile may read outside the desired-state file's folder tree
 
     @property
     def reserved(self) -> tuple[str, str]:
@@ -97,9 +99,10 @@ def resolve(flags: Flags, target: Target, env: Mapping[str, str], where: str) ->
         parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
     except ValueError:
         raise UsageError(f"{where}: the management API URL has an invalid port") from None
-    api_version = flags.api_version or env.get("EDC_API_VERSION") or target.api_version or "v3"
-    if api_version not in ("v3", "v4"):
-        raise UsageError(f"{where}: API version must be v3 or v4 (EDC_API_VERSION)")
+    suffix = suffix_problem(url)
+    if suffix is not None:
+        raise UsageError(f"{where}: {suffix}")
+    api_version = check_choice(flags.api_version or env.get("EDC_API_VERSION") or target.api_version or "auto", where)
     if flags.api_key_file:
         key: str | None = read_key_file(flags.api_key_file)
     elif env.get("EDC_API_KEY"):

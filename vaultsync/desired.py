@@ -24,6 +24,8 @@ from vaultsync.edcowned import edc_owned
 from vaultsync.errors import InputError, Problem
 from vaultsync.model import DesiredSecret, DesiredState, SourceKind, Target, canonical_json
 from vaultsync.sources import Sources
+from vaultsync.sources.paths import outside_problem
+from vaultsync.statecodec import is_reserved
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -239,7 +241,7 @@ _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 # when the schema's rules change, see _FAST_RULES) goes to jsonschema, so messages stay exactly its messages.
 _ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list, "errorMessage": dict}
 # sha256 of the schema's rules without annotations: update it together with the checks below.
-_FAST_RULES = "71eb280193b7eba29f36cf49a3b1f127dc057e0336185b91106ce6fc01bb5744"
+_FAST_RULES = "dca12ea423fd970218ff7892f7fd31e96243b6a11b69509b9f77b08628e811a3"
 
 
 def _rules(node: Any) -> Any:
@@ -318,8 +320,8 @@ def _plain_top(doc: dict[str, Any], checks: tuple[Any, ...]) -> bool:
     for key, pattern in (("url", url), ("apiKeyEnv", key_env)):
         if key in target and not (isinstance(target[key], str) and pattern.search(target[key])):
             return False
-    version = target.get("apiVersion", "v3")
-    return isinstance(version, str) and version in ("v3", "v4")
+    version = target.get("apiVersion", "auto")
+    return isinstance(version, str) and version in ("auto", "v3", "v4beta", "v4")
 
 
 def _for_schema(doc: Any) -> tuple[bool, Any]:
@@ -390,7 +392,7 @@ def _read_file_value(base: Path, ref: str) -> tuple[str | None, str | None]:
 
 
 def _resolve(
-    alias: str, entry: Any, base: Path, env: Mapping[str, str], sources: Sources
+    alias: str, entry: Any, base: Path, env: Mapping[str, str], sources: Sources, allow_outside_files: bool = False
 ) -> tuple[DesiredSecret | None, list[tuple[str, str]]]:
     """Turn one schema-valid entry into a DesiredSecret, or say why it cannot be."""
     if isinstance(entry, str):
@@ -421,6 +423,9 @@ def _resolve(
             return None, [(kind, problem or "unreadable")]
         structured = kind == "fromSops" and ref.get("json") is True
         return DesiredSecret(alias, kind, found, description, structured), []
+    outside = None if allow_outside_files else outside_problem(base, ref)
+    if outside is not None:
+        return None, [("fromFile", outside)]
     value_or_none, problem = _read_file_value(base, ref)
     if problem is not None or value_or_none is None:
         return None, [("fromFile", problem or "unreadable")]
@@ -435,6 +440,7 @@ def parse_desired(
     reserved: Iterable[str],
     base_dir: Path | None = None,
     sources: Sources | None = None,
+    allow_outside_files: bool = False,
 ) -> DesiredState:
     """Validate ``data`` (the bytes of the file at ``path``) and resolve every reference.
 
@@ -463,7 +469,7 @@ def parse_desired(
     base = base_dir if base_dir is not None else Path(path).resolve().parent
     secrets: dict[str, DesiredSecret] = {}
     for alias, entry in doc["secrets"].items():
-        if alias in reserved_set:
+        if is_reserved(alias, reserved_set):  # the state's shards (ALIAS-2, ...) too
             problems.append(
                 Problem(
                     f"{path}: secrets{describe_key(alias)}",
@@ -489,7 +495,7 @@ def parse_desired(
                 )
             )
             continue
-        secret, issues = _resolve(alias, entry, base, env, sources)
+        secret, issues = _resolve(alias, entry, base, env, sources, allow_outside_files)
         for field_name, message in issues:
             problems.append(Problem(f"{path}: secrets{describe_key(alias)}.{field_name}", message))
         if secret is not None:
@@ -502,9 +508,14 @@ def parse_desired(
 
 
 def load_desired(
-    path: str, *, env: Mapping[str, str], reserved: Iterable[str], sources: Sources | None = None
+    path: str,
+    *,
+    env: Mapping[str, str],
+    reserved: Iterable[str],
+    sources: Sources | None = None,
+    allow_outside_files: bool = False,
 ) -> DesiredState:
-    """Read and validate the desired-state file at ``path``."""
+    """Read and validate the desired-state file at ``path`` (``fromFile`` confined to its folder unless allowed)."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -513,7 +524,9 @@ def load_desired(
         raise InputError([Problem(path, "is a directory, not a desired-state file")]) from None
     except OSError as exc:
         raise InputError([Problem(path, f"cannot read: {exc.strerror}")]) from None
-    return parse_desired(path, data, env=env, reserved=reserved, sources=sources)
+    return parse_desired(
+        path, data, env=env, reserved=reserved, sources=sources, allow_outside_files=allow_outside_files
+    )
 
 
 def alias_problems(alias: str) -> list[str]:

@@ -28,11 +28,13 @@ async def run_bounded(
     stop: asyncio.Event | None = None,
     progress: Progress | None = None,
     fail_fast: bool = False,
+    halt: Callable[[], bool] | None = None,
 ) -> dict[int, R | BaseException]:
     """Run ``work`` over ``items`` with at most ``parallelism`` in flight.
 
     Returns index -> result or exception. Items not started because ``stop`` was
-    set (or, with ``fail_fast``, because one failed) are absent from the result.
+    set, ``halt()`` said so (or, with ``fail_fast``, because one failed) are absent
+    from the result.
     """
     iterator = iter(enumerate(items))
     results: dict[int, R | BaseException] = {}
@@ -41,7 +43,7 @@ async def run_bounded(
     async def worker() -> None:
         nonlocal failed
         for index, item in iterator:
-            if failed or (stop is not None and stop.is_set()):
+            if failed or (stop is not None and stop.is_set()) or (halt is not None and halt()):
                 return
             try:
                 results[index] = await work(item)
@@ -70,7 +72,15 @@ async def read_values(
     those in flight end.
     """
     ordered = list(aliases)
-    results = await run_bounded(ordered, client.get, parallelism, stop=stop, progress=progress, fail_fast=True)
+    results = await run_bounded(
+        ordered,
+        client.get,
+        parallelism,
+        stop=stop,
+        progress=progress,
+        fail_fast=True,
+        halt=lambda: client.breaker.tripped,
+    )
     for result in results.values():
         if isinstance(result, BaseException):
             raise result
@@ -104,11 +114,13 @@ async def execute(
     *,
     stop: asyncio.Event | None = None,
     progress: Progress | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Make one write per change: creates and updates first, deletes after.
 
     Independent changes go on when one fails. Changes not started because
-    ``stop`` was set are reported as skipped.
+    ``stop`` was set, or because the client's breaker tripped (the connector is
+    gone), are reported as skipped. ``on_outcome`` hears of each change as it ends.
     """
     writes = [c for c in changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
     outcomes: list[Outcome] = []
@@ -120,16 +132,24 @@ async def execute(
 
         async def one(change: Change) -> str:
             try:
-                return await _perform(client, change, desired)
-            except VaultsyncError:
+                detail = await _perform(client, change, desired)
+            except VaultsyncError as exc:
+                _tell(on_outcome, Outcome(change.alias, change.action, "failed", str(exc)))
                 raise
             except Exception as exc:  # a bug must not cost the record of what already happened
+                _tell(on_outcome, Outcome(change.alias, change.action, "failed", f"unexpected {type(exc).__name__}"))
                 raise VaultsyncError(f"unexpected {type(exc).__name__}") from exc
+            _tell(on_outcome, Outcome(change.alias, change.action, "done", detail))
+            return detail
 
-        results = await run_bounded(phase, one, parallelism, stop=stop, progress=progress)
+        results = await run_bounded(
+            phase, one, parallelism, stop=stop, progress=progress, halt=lambda: client.breaker.tripped
+        )
+        gone = client.breaker.tripped and not (stop is not None and stop.is_set())
+        why = "not started: the connector stopped answering" if gone else "not started: interrupted"
         for index, change in enumerate(phase):
             if index not in results:
-                outcomes.append(Outcome(change.alias, change.action, "skipped", "not started: interrupted"))
+                outcomes.append(Outcome(change.alias, change.action, "skipped", why))
                 continue
             result = results[index]
             if isinstance(result, BaseException):
@@ -137,3 +157,8 @@ async def execute(
             else:
                 outcomes.append(Outcome(change.alias, change.action, "done", result))
     return outcomes
+
+
+def _tell(listener: Callable[[Outcome], None] | None, outcome: Outcome) -> None:
+    if listener is not None:
+        listener(outcome)

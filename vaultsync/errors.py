@@ -56,6 +56,10 @@ class ApiError(VaultsyncError):
         super().__init__(f"{method} {url} failed: HTTP {status}: {detail}")
 
 
+class NotEdcError(ApiError):
+    """An answer without EDC's shape (a proxy or sign-on page, another service): not the EDC secrets API."""
+
+
 class AuthError(ApiError):
     """401/403: the API key was missing or refused."""
 

@@ -18,14 +18,16 @@ import httpx
 
 from vaultsync import assets, planfile
 from vaultsync import lock as vlock
-from vaultsync.client import ClientOptions, EdcClient, RequestEvent
+from vaultsync.breaker import StateNotRecorded, connector_gone
+from vaultsync.client import API_VERSIONS, ClientOptions, EdcClient, RequestEvent
 from vaultsync.config import Connection, Flags, resolve, verify_setting
 from vaultsync.console import Console, Progress
-from vaultsync.desired import load_desired
+from vaultsync.desired import alias_problems, load_desired
 from vaultsync.engine import execute, read_values
 from vaultsync.errors import InputError, Interrupted, Problem, StalePlanError, UsageError, VaultsyncError
 from vaultsync.model import DesiredState
 from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, diff, unsafe_deletes
+from vaultsync.progress import ApplyProgress
 from vaultsync.references import Checked
 from vaultsync.render import PlanReport
 from vaultsync.sources import Sources
@@ -61,6 +63,7 @@ class Runtime:
             options,
             transport=self.transport,
             on_event=self._log if self.verbose else None,
+            on_version=self.console.log if self.verbose else None,
         )
 
     def _log(self, event: RequestEvent) -> None:
@@ -88,7 +91,15 @@ def load_all(rt: Runtime, files: Sequence[str]) -> list[DesiredState]:
     sources = Sources.for_run(rt.env, rt.flags.commands)  # one per run: each sops file decrypted once
     for file in files:
         try:
-            states.append(load_desired(file, env=rt.env, reserved=rt.flags.reserved, sources=sources))
+            states.append(
+                load_desired(
+                    file,
+                    env=rt.env,
+                    reserved=rt.flags.reserved,
+                    sources=sources,
+                    allow_outside_files=rt.flags.allow_outside_files,
+                )
+            )
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -163,6 +174,8 @@ class Planned:
 
 
 async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: bool) -> Planned:
+    # The version the client detected ("auto") is the one the plan shows and a saved plan keeps.
+    target = replace(target, conn=replace(target.conn, api_version=client.api_version))
     store = rt.store(client)
     loaded = await store.load()  # first: a connector that cannot be reached or trusted fails here, alone
     references = assets.start(client, rt.flags.references, rt.flags.assets_page_size)  # beside the GETs
@@ -254,17 +267,26 @@ async def stop_on_signals(rt: Runtime) -> AsyncIterator[asyncio.Event]:
 
 
 @contextlib.asynccontextmanager
-async def locked(rt: Runtime, client: EdcClient, operation: str) -> AsyncIterator[None]:
+async def locked(rt: Runtime, client: EdcClient, operation: str, file: str = "FILE") -> AsyncIterator[None]:
     info = await vlock.acquire(client, rt.flags.lock_alias, operation)
+    failure: BaseException | None = None
     try:
         yield
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         try:
             await vlock.release(client, rt.flags.lock_alias, info)
         except VaultsyncError as exc:
-            rt.console.error(
-                f"could not release the lock ({exc}); remove it with `vaultsync force-unlock {info.id} FILE`"
+            message = (
+                f"could not release the lock ({exc}); once the connector answers, remove it with "
+                f"`vaultsync force-unlock {info.id} {printable(file)}` (with the same connection options)"
             )
+            if isinstance(failure, VaultsyncError):
+                failure.add_note(message)  # printed after the error that stopped the run: the real cause first
+            else:
+                rt.console.error(message)
 
 
 def _state_differs(planned: Planned, managed: Mapping[str, str]) -> bool:
@@ -283,13 +305,20 @@ async def _execute_and_record(
 ) -> tuple[list[Outcome], bool]:
     """Make the writes, then record exactly what succeeded. Returns the outcomes and whether state was written."""
     writes = [c for c in planned.plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
-    progress = rt.progress(f"applying {planned.target.desired.path}", len(writes))
+    progress = ApplyProgress(rt.console, f"applying {planned.target.desired.path}", len(writes))
     try:
         outcomes = await execute(
-            client, writes, planned.target.desired.secrets, rt.flags.parallelism, stop=stop, progress=progress
+            client,
+            writes,
+            planned.target.desired.secrets,
+            rt.flags.parallelism,
+            stop=stop,
+            progress=progress,
+            on_outcome=progress.outcome,
         )
     finally:
         progress.close()
+    connector_gone(rt.console, client.breaker, client.base_url, outcomes)
     managed = _next_managed(planned, outcomes)
     if not _state_differs(planned, managed):
         return outcomes, False
@@ -306,7 +335,9 @@ async def _execute_and_record(
             if done
             else "No secret was written; apply again."
         )
-        raise VaultsyncError(f"the state could not be recorded in {store.location}: {exc}. {aftermath}") from None
+        raise StateNotRecorded(
+            f"the state could not be recorded in {store.location}: {exc}. {aftermath}", outcomes
+        ) from None
     return outcomes, True
 
 
@@ -330,7 +361,11 @@ async def _apply_each(
 ) -> None:
     """Execute each target's plan in turn, recording its state and reporting its outcomes."""
     for rt, planned, client in work:
-        outcomes, written = await _execute_and_record(rt, planned, client, stop)
+        try:
+            outcomes, written = await _execute_and_record(rt, planned, client, stop)
+        except StateNotRecorded as exc:
+            show_outcomes(planned.target.desired.path, exc.outcomes)
+            raise
         result.state_written |= written
         result.outcomes.append((planned.target.desired.path, outcomes))
         show_outcomes(planned.target.desired.path, outcomes)
@@ -374,7 +409,7 @@ async def apply_files(
         planned: list[tuple[Planned, EdcClient]] = []
         for target in targets:
             client = await stack.enter_async_context(rt.client(target.conn))
-            await stack.enter_async_context(locked(rt, client, f"apply {target.desired.path}"))
+            await stack.enter_async_context(locked(rt, client, f"apply {target.desired.path}", target.desired.path))
             planned.append((await plan_target(rt, target, client, adopt=adopt), client))
             if stop.is_set():
                 raise Interrupted("interrupted before anything was written")
@@ -423,6 +458,7 @@ async def plan_files(
     ``adopt`` and ``allow_mass_delete`` are recorded in the saved plan: what was reviewed is what applies.
     """
     saved: list[planfile.SavedTarget] = []
+    keys: list[bytes] = []
     reports = []
     for target in targets:
         async with rt.client(target.conn) as client:
@@ -430,30 +466,38 @@ async def plan_files(
             reports.append(planned.report())
             if out is not None:
                 await rt.store(client).ensure_key(planned.loaded)
-                saved.append(_saved_target(rt, planned, adopt=adopt, allow_mass_delete=allow_mass_delete))
+                inputs = _plan_inputs(rt, planned.target, adopt=adopt, allow_mass_delete=allow_mass_delete)
+                saved.append(_saved_target(planned, inputs))
+                keys.append(planned.loaded.key)
     if out is not None and not any(reference_refusals(r) for r in reports):  # a refused plan is not saved
-        write_atomically(Path(out), planfile.encode(saved))
+        write_atomically(Path(out), planfile.encode(saved, keys))
     return reports
 
 
-def _saved_target(rt: Runtime, planned: Planned, *, adopt: bool, allow_mass_delete: bool) -> planfile.SavedTarget:
-    key = planned.loaded.key
-    secrets = planned.target.desired.secrets
-    return planfile.SavedTarget(
-        desired_path=str(Path(planned.target.desired.path).resolve()),
-        url=planned.target.conn.url,
-        api_version=planned.target.conn.api_version,
-        state_file=str(Path(rt.flags.state_file).resolve()) if rt.flags.state_file else None,
+def _plan_inputs(rt: Runtime, target: Target, *, adopt: bool, allow_mass_delete: bool) -> planfile.PlanInputs:
+    """What ``plan --out`` records for ``apply PLANFILE`` to compute the same plan again."""
+    return planfile.PlanInputs(
+        files=(planfile.record_path(target.desired.path),),
+        api_version=target.conn.api_version,
+        state_file=planfile.record_path(rt.flags.state_file) if rt.flags.state_file else None,
         state_alias=rt.flags.state_alias,
         lock_alias=rt.flags.lock_alias,
-        lineage=planned.loaded.record.lineage,
-        serial=planned.loaded.record.serial,
-        read=_fingerprints(key, planned.observed),
-        desired={a: fingerprint(key, a, s.value) for a, s in secrets.items()},
-        plan=planned.plan,
         adopt=adopt,
         allow_mass_delete=allow_mass_delete,
         allow_dangling=rt.flags.allow_dangling,
+    )
+
+
+def _saved_target(planned: Planned, inputs: planfile.PlanInputs) -> planfile.SavedTarget:
+    key = planned.loaded.key
+    return planfile.SavedTarget(
+        url=planned.target.conn.url,
+        inputs=inputs,
+        lineage=planned.loaded.record.lineage,
+        serial=planned.loaded.record.serial,
+        read=_fingerprints(key, planned.observed),
+        desired={a: fingerprint(key, a, s.value) for a, s in planned.target.desired.secrets.items()},
+        plan=planned.plan,
     )
 
 
@@ -466,91 +510,157 @@ async def apply_saved(
     show: Callable[[list[PlanReport]], None],
     show_outcomes: Callable[[str, list[Outcome]], None],
 ) -> ApplyResult:
-    """Carry out a saved plan exactly, after proving under the lock that nothing it relied on moved."""
-    prepared = [(saved, *_prepare_saved(rt, path, saved)) for saved in planfile.decode(data, path)]
+    """Carry out a saved plan only if, computed again under the lock, it is exactly the saved one."""
+    prepared = _prepare_saved(rt, path, planfile.decode(data, path))
     async with contextlib.AsyncExitStack() as stack:
         stop = await stack.enter_async_context(stop_on_signals(rt))
         ready = []
         for saved, target, flags in prepared:
             trt = Runtime(flags, rt.env, rt.console, rt.verbose, rt.transport, stop)
             client = await stack.enter_async_context(trt.client(target.conn))
-            await stack.enter_async_context(locked(trt, client, f"apply {path}"))
-            ready.append((await _still_valid(trt, client, path, saved, target), client, trt))
+            await _check_seal(trt, client, path, saved)
+            await stack.enter_async_context(locked(trt, client, f"apply {path}", target.desired.path))
+            planned = await plan_target(trt, target, client, adopt=saved.inputs.adopt)
+            if stop.is_set():
+                raise Interrupted("interrupted before anything was written")
+            _verify_saved(trt, path, saved, planned)
+            ready.append((planned, client, trt))
         reports = [p.report() for p, _, _ in ready]
         show(reports)
-        allowed = [allow_mass_delete or saved.allow_mass_delete for saved, _, _ in prepared]
+        allowed = [allow_mass_delete or saved.inputs.allow_mass_delete for saved, _, _ in prepared]
         _refuse_unsafe([p for p, _, _ in ready], allowed, saved=True)
         result = ApplyResult(reports, [])
         await _apply_each(result, [(trt, planned, client) for planned, client, trt in ready], stop, show_outcomes)
         return result
 
 
-def _prepare_saved(rt: Runtime, path: str, saved: planfile.SavedTarget) -> tuple[Target, Flags]:
-    """Everything checkable before a request: the state location, the desired file, the URL."""
-    given = rt.flags.state_file
-    if given and str(Path(given).resolve()) != saved.state_file:
-        where = f"the state file {saved.state_file}" if saved.state_file else f"the vault alias {saved.state_alias}"
+def _prepare_saved(
+    rt: Runtime, path: str, saved_targets: Sequence[planfile.SavedTarget]
+) -> list[tuple[planfile.SavedTarget, Target, Flags]]:
+    """Everything checkable before a request: the recorded inputs, the desired files, the URL.
+
+    The URL (and with it the key) comes from the desired files, flags and environment, as for
+    ``apply FILE``; the plan's own URL only has to agree with it.
+    """
+    prepared = []
+    seen: dict[str, str] = {}
+    for saved in saved_targets:
+        flags = _flags_for(rt.flags, path, saved.inputs)
+        missing = [f for f in saved.inputs.files if not Path(f).exists()]
+        if missing:
+            where = "the working directory it was made in; run apply from the same folder of the checkout"
+            raise InputError(
+                [Problem(printable(f), f"no such file (a saved plan's paths are relative to {where})") for f in missing]
+            )
+        try:
+            (target,) = prepare(Runtime(flags, rt.env, rt.console), saved.inputs.files)
+        except UsageError as exc:
+            if "no management API URL" not in str(exc):
+                raise
+            raise UsageError(
+                printable(
+                    f"{exc}. A saved plan goes where the desired files and settings point, never to the URL written "
+                    f"in it ({saved.url}): give apply the same --url or EDC_MANAGEMENT_URL as the plan. "
+                    "Nothing was written."
+                )
+            ) from None
+        if _same_connector_key(target.conn.url) != _same_connector_key(saved.url):
+            raise StalePlanError(
+                printable(
+                    f"{path}: the saved plan is stale: it was made for {saved.url}, not {target.conn.url} "
+                    f"(where {target.desired.path}, --url and EDC_MANAGEMENT_URL point now); nothing was written"
+                )
+            )
+        key = _same_connector_key(target.conn.url)
+        if key in seen:
+            raise InputError([Problem(path, f"the saved plan names the connector {printable(saved.url)} twice")])
+        seen[key] = target.desired.path
+        prepared.append((saved, target, flags))
+    return prepared
+
+
+def _flags_for(flags: Flags, path: str, inputs: planfile.PlanInputs) -> Flags:
+    """The flags of the planning run, from the recorded inputs; refuses a --state-file other than the planned one."""
+    given = flags.state_file
+    if given and (inputs.state_file is None or Path(given).resolve() != Path(inputs.state_file).resolve()):
+        where = f"the state file {inputs.state_file}" if inputs.state_file else f"the vault alias {inputs.state_alias}"
         raise UsageError(
-            f"{path} was planned against {where}, not --state-file {given}; a saved plan uses the state it "
-            "was planned against (drop --state-file, or plan again with it). Nothing was written."
-        )
-    desired = load_all(Runtime(_flags_for(rt.flags, saved), rt.env, rt.console), [saved.desired_path])[0]
-    configured = rt.flags.url or rt.env.get("EDC_MANAGEMENT_URL")
-    if configured and _same_connector_key(configured) != _same_connector_key(saved.url):
-        raise StalePlanError(
             printable(
-                f"{path}: the saved plan is stale: it was made for {saved.url}, not {configured.rstrip('/')}; "
-                "nothing was written"
+                f"{path} was planned against {where}, not --state-file {given}; a saved plan uses the state it "
+                "was planned against (drop --state-file, or plan again with it). Nothing was written."
             )
         )
-    # Applied to the URL saved in it, even when none is configured now.
-    flags = replace(_flags_for(rt.flags, saved), url=saved.url)
-    conn = resolve(flags, desired.target, rt.env, desired.path)
-    return Target(desired, Connection(saved.url, conn.api_key, saved.api_version, conn.warnings)), flags
+    problems = [f"state alias: {m}" for m in alias_problems(inputs.state_alias)]
+    problems += [f"lock alias: {m}" for m in alias_problems(inputs.lock_alias)]
+    if inputs.state_alias == inputs.lock_alias:
+        problems.append("the state and lock aliases are the same")
+    if inputs.api_version not in API_VERSIONS:
+        problems.append(f"unknown API version {inputs.api_version!r}")
+    if problems:
+        raise InputError([Problem(path, printable(f"the saved plan is corrupt: {p}")) for p in problems])
+    return replace(
+        flags,
+        state_file=inputs.state_file,
+        state_alias=inputs.state_alias,
+        lock_alias=inputs.lock_alias,
+        api_version=inputs.api_version,
+        allow_dangling=flags.allow_dangling or inputs.allow_dangling,
+    )
 
 
-async def _still_valid(
-    rt: Runtime, client: EdcClient, path: str, saved: planfile.SavedTarget, target: Target
-) -> Planned:
-    """Re-read what the plan read (under the lock) and refuse it if anything moved."""
-    loaded = await rt.store(client).load()
-    observed = await read_values(client, sorted(saved.read), rt.flags.parallelism, stop=rt.stop)
-    key = loaded.key
+_BROKEN_SEAL = (
+    "its seal does not match (the plan file was edited after planning, or planned against a vault holding "
+    "another fingerprint key)"
+)
+
+
+async def _check_seal(rt: Runtime, client: EdcClient, path: str, saved: planfile.SavedTarget) -> None:
+    """Before the lock (the first write): nothing recorded in the plan file is used unless this vault sealed it.
+
+    Reads only the state alias, for its key: not a state file the plan names, not the lock alias it names.
+    """
+    try:
+        loaded = await StateStore(client, rt.flags.state_alias).load()
+    except InputError as exc:  # the alias the plan names holds no vaultsync state
+        raise StalePlanError(printable(f"{path}: the saved plan cannot be used, nothing was written: {exc}")) from None
+    if not loaded.key_in_vault:
+        reason = f"the fingerprint key is gone from the vault alias {rt.flags.state_alias}"
+    elif not saved.seal_holds(loaded.key):
+        reason = _BROKEN_SEAL
+    else:
+        return
+    raise StalePlanError(
+        printable(
+            f"{path}: the saved plan cannot be used, nothing was written: {reason}. Run `vaultsync plan --out` again."
+        )
+    )
+
+
+def _verify_saved(rt: Runtime, path: str, saved: planfile.SavedTarget, planned: Planned) -> None:
+    """Refuse unless the plan computed now (under the lock) is exactly the saved one, and read the same."""
+    loaded = planned.loaded
     if not loaded.key_in_vault:  # a fresh key: every fingerprint would differ, say why instead
         reasons = [f"the fingerprint key is gone from the vault alias {rt.flags.state_alias}"]
     else:
-        reasons = planfile.staleness(
+        reasons = [] if saved.seal_holds(loaded.key) else [_BROKEN_SEAL]
+        reasons += planfile.staleness(
             saved,
-            url=target.conn.url,
             lineage=loaded.record.lineage,
             serial=loaded.record.serial,
-            read_now=_fingerprints(key, observed),
-            desired_now={a: fingerprint(key, a, s.value) for a, s in target.desired.secrets.items()},
+            read_now=_fingerprints(loaded.key, planned.observed),
+            desired_now={a: fingerprint(loaded.key, a, s.value) for a, s in planned.target.desired.secrets.items()},
+            plan_now=planned.plan,
         )
     if reasons:
+        edited_only = all(r.startswith("its ") for r in reasons)  # nothing moved: the file says something else
+        head = "does not match the plan computed now" if edited_only else "is stale"
         raise StalePlanError(
             printable(
-                f"{path}: the saved plan is stale, nothing was written: "
+                f"{path}: the saved plan {head}, nothing was written: "
                 + "; ".join(reasons)
                 + ". Run `vaultsync plan --out` again."
             )
         )
-    references = assets.start(client, rt.flags.references, rt.flags.assets_page_size)
-    try:
-        refs = await _check_references(rt, references, client, target, saved.plan, observed)
-    finally:
-        await assets.cancel(references)
-    return Planned(target, loaded, observed, saved.plan, unsafe_deletes(saved.plan), refs)
-
-
-def _flags_for(flags: Flags, saved: planfile.SavedTarget) -> Flags:
-    return replace(
-        flags,
-        state_file=saved.state_file,
-        state_alias=saved.state_alias,
-        lock_alias=saved.lock_alias,
-        allow_dangling=flags.allow_dangling or saved.allow_dangling,
-    )
 
 
 # -- drift, import, state --------------------------------------------------------------------

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vaultsync import __version__
+from vaultsync import outcomegroups as groups
 from vaultsync.console import Console
 from vaultsync.plan import Action, Change, Outcome, Plan
 from vaultsync.references import Checked
@@ -149,6 +151,7 @@ def json_plan(reports: Sequence[PlanReport]) -> str:
     """The spec's JSON plan document; ``targets`` adds the per-connector breakdown."""
     doc = {
         "format_version": "1",
+        "tool": {"name": "vaultsync", "version": __version__},
         "changes": [_json_change(c, r.refs) for r in reports for c in r.plan.changes],
         "summary": total_summary(reports),
         "warnings": _json_warnings(reports),
@@ -350,17 +353,13 @@ def text_outcomes(console: Console, outcomes: Sequence[Outcome], file: str) -> s
     lines = []
     verbs = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
     for o in outcomes:
-        alias = printable(o.alias)
         if o.status == "done":
             extra = f" ({o.detail})" if o.detail else ""
-            lines.append(f"  {console.style('✓', 'green')} {verbs[o.action]} {alias}{extra}")
-        elif o.status == "failed":
-            lines.append(f"  {console.style('✗', 'red', 'bold')} {o.action} {alias} FAILED: {printable(o.detail)}")
-        else:
-            lines.append(f"  {console.style('…', 'yellow')} {o.action} {alias} skipped: {o.detail}")
+            lines.append(f"  {console.style('✓', 'green')} {verbs[o.action]} {printable(o.alias)}{extra}")
     done = [o for o in outcomes if o.ok]
     failed = [o for o in outcomes if o.status == "failed"]
     skipped = [o for o in outcomes if o.status == "skipped"]
+    lines += _grouped_lines(console, failed, skipped)
     counts = {a: sum(1 for o in done if o.action is a) for a in verbs}
     summary = (
         f"Apply {'complete' if not failed and not skipped else 'INCOMPLETE'} ({printable(file)}): "
@@ -371,8 +370,26 @@ def text_outcomes(console: Console, outcomes: Sequence[Outcome], file: str) -> s
         summary += f", {len(skipped)} not started"
     lines.append(summary + ".")
     if failed:
-        lines.append("Failed: " + ", ".join(printable(o.alias) for o in failed))
+        lines.append("Failed: " + groups.few(failed, 10))
     return "\n".join(lines)
+
+
+def _grouped_lines(console: Console, failed: Sequence[Outcome], skipped: Sequence[Outcome]) -> list[str]:
+    """Failures one line per cause (per alias when only a few share it); changes not started as counts."""
+    lines = []
+    cross, dots = console.style("✗", "red", "bold"), console.style("…", "yellow")
+    for cause, group in groups.grouped(failed):
+        if len(group) <= groups.SMALL:
+            lines += [f"  {cross} {o.action} {printable(o.alias)} FAILED: {printable(o.detail)}" for o in group]
+        else:
+            lines.append(f"  {cross} {groups.changes(len(group))} FAILED: {groups.shown_cause(cause)}")
+            lines.append(f"      ({groups.few(group)})")
+    for cause, group in groups.grouped(skipped):
+        if len(group) == 1:
+            lines.append(f"  {dots} {group[0].action} {printable(group[0].alias)} skipped: {printable(cause)}")
+        else:
+            lines.append(f"  {dots} {groups.changes(len(group))} skipped, {printable(cause)}: {groups.few(group)}")
+    return lines
 
 
 def text_outcomes_total(results: Sequence[tuple[str, Sequence[Outcome]]]) -> str:

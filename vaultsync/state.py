@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vaultsync import statecodec
 from vaultsync.errors import InputError, Problem
 
 STATE_FORMAT = "vaultsync-state"
@@ -100,7 +101,9 @@ def _bad(where: str, message: str) -> InputError:
 
 
 def decode(text: str, where: str) -> StoredState:
-    """Parse a state file or a state alias's value; refuses anything it does not understand."""
+    """Parse a state file or a state alias's value (inline or already joined from its shards);
+    refuses anything it does not understand."""
+    text = statecodec.unpack(text, {}, where)
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError):

@@ -11,7 +11,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vaultsync import statecodec
 from vaultsync.client import EdcClient
+from vaultsync.engine import read_values
 from vaultsync.errors import AlreadyExistsError, InputError, Problem, VaultsyncError
 from vaultsync.state import StateRecord, StoredState, decode, encode_file, encode_vault_value, key_id, new_key
 
@@ -28,6 +30,7 @@ class Loaded:
     key: bytes = field(repr=False)
     key_in_vault: bool
     alias_exists: bool
+    shards: list[str] = field(default_factory=list)  # the shard aliases the stored head names
 
 
 class StateStore:
@@ -44,10 +47,13 @@ class StateStore:
 
     async def load(self) -> Loaded:
         raw = await self.client.get(self.alias)
-        vault = decode(raw, f"vault alias {self.alias}") if raw is not None else StoredState(None, None)
+        where = f"vault alias {self.alias}"
+        shards = statecodec.shards_named(raw, where) if raw is not None else []
+        values = await read_values(self.client, shards, self.client.options.parallelism) if shards else {}
+        vault = decode(statecodec.unpack(raw, values, where), where) if raw is not None else StoredState(None, None)
         record = (vault.record if self.path is None else self._read_file(vault.key)) or StateRecord.empty()
         key = vault.key if vault.key is not None else new_key()
-        return Loaded(record, key, vault.key is not None, raw is not None)
+        return Loaded(record, key, vault.key is not None, raw is not None, shards)
 
     def _read_file(self, vault_key: bytes | None) -> StateRecord | None:
         assert self.path is not None
@@ -75,6 +81,50 @@ class StateStore:
         return stored.record
 
     async def _store_vault_value(self, loaded: Loaded, value: str) -> None:
+        """Write the shards under names the stored head does not use, switch the head, then clean up
+        (see statecodec for why a crash at any point leaves a readable state)."""
+        avoid = set(loaded.shards)
+        while True:
+            packed = statecodec.pack(value, self.alias, avoid)
+            taken = [name for name, shard in packed.shards.items() if not await self._put(name, shard)]
+            if not taken:
+                break
+            avoid.update(taken)  # a secret that is not vaultsync's holds that name: shard under the next one
+        await self._store_head(loaded, packed.head)
+        old, loaded.shards = loaded.shards, list(packed.shards)
+        if old or packed.shards:
+            await self._remove_stale(old, loaded.shards)
+
+    async def _put(self, alias: str, value: str) -> bool:
+        """Create or overwrite a shard the head does not name. False (and nothing written) when the alias
+        holds a secret that is not a shard: that is someone's secret, never overwritten."""
+        try:
+            await self.client.create(alias, value)
+        except AlreadyExistsError:
+            if not statecodec.is_shard(await self.client.get(alias)):
+                return False
+            await self.client.update(alias, value)
+        return True
+
+    async def _remove_stale(self, old: list[str], new: list[str]) -> None:
+        """Best effort: delete the shards the old head named, then any a crashed save left (only if they are
+        shards: a secret of the same name that is not vaultsync's is left alone)."""
+        try:
+            for name in reversed(old):  # highest first: a crash leaves the lowest, which the next save reuses
+                if name not in new:
+                    await self.client.delete(name)
+            stale = statecodec.stale_shards(self.alias, old, new)
+            for name in stale:
+                if name not in old and statecodec.is_shard(await self.client.get(name)):
+                    await self.client.delete(name)
+            number = len(stale) + len(new) + statecodec.FIRST_SHARD  # the first number above all of them
+            while statecodec.is_shard(await self.client.get(name := statecodec.shard_alias(self.alias, number))):
+                await self.client.delete(name)
+                number += 1
+        except VaultsyncError:
+            pass  # the head is written and names whole shards; the next save deletes what is left
+
+    async def _store_head(self, loaded: Loaded, value: str) -> None:
         if loaded.alias_exists:
             await self.client.update(self.alias, value)
             return

@@ -8,10 +8,10 @@ connector::
     python tests/edc/probe.py                    # the /v3 and /v4 secrets checks
     python tests/edc/probe.py --resource assets  # path handling and auth via /v3/assets
 
-``--resource assets`` exists because the Maven Central reachable here does
-not serve EDC's secrets-api module: the asset API of the same runtime goes
-through the same Jetty, Jersey, authentication and JSON-LD layers with an
-``{id}`` path parameter, so it shows how aliases survive the URL path.
+``--resource assets`` probes the asset API of the same runtime (same Jetty,
+Jersey, authentication and JSON-LD layers), which is how the path layer was
+measured before the secrets API was available (tests/edc/FINDINGS.md);
+the secrets checks are the default.
 Nothing it prints is a secret except values it made up itself.
 """
 

@@ -1,30 +1,31 @@
 """Build, start and stop a real EDC control plane for vaultsync's tests.
 
-The runtime is assembled by Maven from artifacts ``org.eclipse.edc:*`` on
-Maven Central (one pom per EDC version, ``tests/edc/<version>/pom.xml``) and
-run as ``java -cp 'lib/*' org.eclipse.edc.boot.system.runtime.BaseRuntime``.
-No EDC code is compiled or copied here. It uses EDC's in-memory vault and
-token-based API-key authentication on the management API.
+The runtime is assembled by Maven (one pom per EDC version,
+``tests/edc/<version>/pom.xml``) and run as
+``java -cp 'lib/*' org.eclipse.edc.boot.system.runtime.BaseRuntime``, with
+EDC's in-memory vault and token-based API-key authentication on the
+management API.
 
-Read FINDINGS.md first: the Maven Central reachable from this project's
-machines serves EDC only up to 0.15.1 and does not serve the ``secrets-api``
-module at all, so the runtime built here boots but serves no secrets
-endpoint unless that artifact becomes resolvable. ``start()`` refuses such a
-runtime by raising ``SecretsApiUnavailable`` (a test suite can skip on it).
+Maven Central publishes neither ``org.eclipse.edc:secrets-api`` nor
+``management-api-schema-validator``. Those modules, compiled from EDC's
+unmodified sources, sit in ``<repo>/../shared/edc/`` (or the folder named by
+``VAULTSYNC_EDC_JARS``); ``build()`` installs them into the local Maven
+repository (``mvn install:install-file``) before resolving, and its cache key
+covers the pom and those jars' hashes. A runtime without the secrets API is
+never built: without the jars, ``build()`` raises ``SecretsApiUnavailable``
+naming the command that fixes it.
 
 Library use (stdlib only)::
 
     sys.path.insert(0, "tests/edc"); import runtime   # or tests.edc.runtime
-    try:
-        edc = runtime.start()                # Connector; "with" stops it too
-    except runtime.SecretsApiUnavailable:
-        ...                                  # skip: no secrets API to test
+    edc = runtime.start()                    # Connector; "with" stops it too
     edc.url, edc.api_key, edc.secrets_api; edc.stop()
+    runtime.start_many(["0.15.1", "0.12.0"]) # boots them side by side
 
 Command line (works from any directory, needs no standard input)::
 
-    python tests/edc/runtime.py build [--version V]
-    python tests/edc/runtime.py up [--version V] [--allow-no-secrets-api]
+    python tests/edc/runtime.py build [--version V] [--force]
+    python tests/edc/runtime.py up [--version V]
     set -a; eval "$(python tests/edc/runtime.py up)"; set +a   # export both
     python tests/edc/runtime.py down
     python tests/edc/runtime.py status
@@ -47,6 +48,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -62,20 +64,23 @@ MAIN_CLASS = "org.eclipse.edc.boot.system.runtime.BaseRuntime"
 MANAGEMENT_PATH = "/api/management"
 PARTICIPANT_ID = "vaultsync-test"
 
-#: EDC versions whose runtime resolves from Maven Central and boots here,
-#: mapped to the secrets API paths that EDC's ``secrets-api`` module of that
-#: release serves (read from the EDC sources). Whether a built runtime really
-#: serves them depends on ``secrets-api`` being resolvable: see
-#: ``secrets_api_in_lib()`` and ``Connector.secrets_api``.
+#: EDC versions whose runtime builds and boots here, mapped to the secrets
+#: API paths its ``secrets-api`` module serves (measured, FINDINGS.md).
 VERSIONS: dict[str, tuple[str, ...]] = {
     "0.15.1": ("v3", "v4beta"),
     "0.12.0": ("v3",),
 }
 DEFAULT_VERSION = "0.15.1"
 
-#: Artifacts of the pom's "secrets-api" profile. When Maven cannot resolve
-#: them, build() falls back to building without them (-Dno-secrets-api).
-_SECRETS_ARTIFACTS = ("secrets-api", "management-api-schema-validator")
+#: The modules Maven Central lacks, per version: installed from the jars
+#: folder into the local Maven repository before the runtime is resolved.
+#: 0.15.1's /v4beta body checks live in the schema validator.
+SECRETS_ARTIFACTS: dict[str, tuple[str, ...]] = {
+    "0.15.1": ("secrets-api", "management-api-schema-validator"),
+    "0.12.0": ("secrets-api",),
+}
+JARS_ENV = "VAULTSYNC_EDC_JARS"
+REPO = HERE.parent.parent
 _SECRETS_PATHS = ("v1", "v3", "v4beta", "v4")
 _MARKER = "complete.json"
 # BaseRuntime logs this once every extension has started. Jetty listens
@@ -88,7 +93,7 @@ class EdcRuntimeError(RuntimeError):
 
 
 class SecretsApiUnavailable(EdcRuntimeError):
-    """The runtime for this version lacks EDC's secrets-api module."""
+    """The runtime for this version cannot get EDC's secrets-api module (its jars are missing)."""
 
 
 # --------------------------------------------------------------------------
@@ -114,6 +119,50 @@ def _require_tool(name: str, hint: str) -> str:
     return path
 
 
+def jars_dir() -> Path:
+    """Where the secrets-api jars are: ``$VAULTSYNC_EDC_JARS``, else ``<repo>/../shared/edc``."""
+    configured = os.environ.get(JARS_ENV)
+    return Path(configured).expanduser().resolve() if configured else (REPO.parent / "shared" / "edc").resolve()
+
+
+def artifact_files(version: str, artifact: str) -> dict[str, Path]:
+    """The files ``mvn install:install-file`` takes for one module: jar, pom and (optional) sources."""
+    folder, name = jars_dir(), f"{artifact}-{version}"
+    return {
+        "file": folder / f"{name}.jar",
+        "pomFile": folder / f"{name}.pom",
+        "sources": folder / f"{name}-sources.jar",
+    }
+
+
+def fix_command(version: str) -> str:
+    """The commands that give the runtime of *version* its secrets API, for skip and failure messages."""
+    return (
+        f"put secrets-api-{version}.jar and its .pom (see ../shared/edc/README.md for how they are built) in "
+        f"{jars_dir()} or point {JARS_ENV} at their folder, then run: "
+        f"{JARS_ENV}=<that folder> python tests/edc/runtime.py build --version {version} --force"
+    )
+
+
+def _missing_jars(version: str) -> list[Path]:
+    return [
+        path
+        for artifact in SECRETS_ARTIFACTS[version]
+        for kind, path in artifact_files(version, artifact).items()
+        if kind != "sources" and not path.is_file()
+    ]
+
+
+def _cache_key(version: str) -> dict[str, str]:
+    """What a built lib folder depends on: the pom and every secrets jar and pom installed from the jars folder."""
+    key = {"pom.xml": hashlib.sha256(_pom(version).read_bytes()).hexdigest()}
+    for artifact in SECRETS_ARTIFACTS[version]:
+        for kind, path in artifact_files(version, artifact).items():
+            if kind != "sources" and path.is_file():
+                key[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return key
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on *path* (parallel test workers build once)."""
@@ -131,53 +180,55 @@ def _lib_dir(version: str) -> Path:
 
 
 def _read_marker(version: str) -> dict[str, Any] | None:
-    """The build record if the lib folder is complete for the current pom."""
+    """The build record if the lib folder is complete for the current pom and jars."""
     marker = BUILD_DIR / version / _MARKER
     try:
         record = json.loads(marker.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(record, dict):
+    if not isinstance(record, dict) or record.get("key") != _cache_key(version):
         return None
-    pom_hash = hashlib.sha256(_pom(version).read_bytes()).hexdigest()
     lib = _lib_dir(version)
-    if record.get("pom_sha256") != pom_hash:
-        return None
-    if not all((lib / jar).is_file() for jar in record.get("jars", [])) or not record.get("jars"):
+    if not record.get("jars") or not all((lib / jar).is_file() for jar in record["jars"]):
         return None
     return record
 
 
-def _run_maven(mvn: str, pom: Path, out: Path, log: Path, extra: list[str]) -> tuple[int, str]:
-    cmd = [
-        mvn, "-B", "-ntp", "-f", str(pom),
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={out}",
-        "-DincludeScope=runtime",
-        *extra,
-    ]
+def _mvn(mvn: str, args: list[str], log: Path, cwd: Path) -> tuple[int, str]:
+    cmd = [mvn, "-B", "-ntp", *args]
     proc = subprocess.run(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, cwd=str(pom.parent), check=False,
+        text=True, cwd=str(cwd), check=False,
     )
     with open(log, "a") as handle:
         handle.write("$ " + " ".join(cmd) + "\n" + proc.stdout + "\n")
     return proc.returncode, proc.stdout
 
 
-def _secrets_artifacts_missing(output: str) -> bool:
-    lines = [line for line in output.splitlines() if "Could not" in line or "could not be resolved" in line]
-    text = "\n".join(lines)
-    return bool(lines) and any(f"org.eclipse.edc:{a}:" in text for a in _SECRETS_ARTIFACTS)
+def _install_jars(mvn: str, version: str, log: Path) -> None:
+    """Install the secrets modules Maven Central lacks into the local Maven repository."""
+    missing = _missing_jars(version)
+    if missing:
+        names = ", ".join(path.name for path in missing)
+        raise SecretsApiUnavailable(
+            f"EDC {version} needs {names}, which Maven Central does not publish, and they are not in "
+            f"{jars_dir()}: {fix_command(version)}"
+        )
+    for artifact in SECRETS_ARTIFACTS[version]:
+        files = artifact_files(version, artifact)
+        args = ["install:install-file"] + [f"-D{kind}={path}" for kind, path in files.items() if path.is_file()]
+        code, output = _mvn(mvn, args, log, HERE)
+        if code != 0:
+            tail = "\n".join(output.splitlines()[-15:])
+            raise EdcRuntimeError(f"maven could not install {files['file']} (full log: {log}):\n{tail}")
 
 
 def build(version: str = DEFAULT_VERSION, force: bool = False) -> Path:
-    """Resolve the EDC runtime of *version* into ``.build/<version>/lib``.
+    """Resolve the EDC runtime of *version*, secrets API included, into ``.build/<version>/lib``.
 
-    Runs Maven at most once: a later call returns at once while the lib
-    folder still matches the pom. Falls back to a runtime without the
-    secrets API when only its artifacts cannot be resolved (recorded; see
-    ``secrets_api_in_lib``). Returns the lib folder.
+    Installs the secrets modules from the jars folder first, then runs Maven;
+    a later call returns at once while the lib folder still matches the pom
+    and the jars. Returns the lib folder.
     """
     pom = _pom(version)
     if not force and _read_marker(version) is not None:
@@ -187,23 +238,23 @@ def build(version: str = DEFAULT_VERSION, force: bool = False) -> Path:
             return _lib_dir(version)
         _require_tool("java", "install a Java 17 JDK/JRE (e.g. apt-get install openjdk-17-jre-headless)")
         mvn = _require_tool("mvn", "install Maven 3.8+ (e.g. apt-get install maven)")
+        key = _cache_key(version)
         vdir = BUILD_DIR / version
         log = vdir / "mvn.log"
         log.write_text("")
+        _install_jars(mvn, version, log)
         staging = Path(tempfile.mkdtemp(prefix="lib.", dir=vdir))
         try:
-            code, output = _run_maven(mvn, pom, staging, log, [])
-            if code != 0 and _secrets_artifacts_missing(output):
-                shutil.rmtree(staging)
-                staging.mkdir()
-                code, output = _run_maven(mvn, pom, staging, log, ["-Dno-secrets-api"])
+            args = ["-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={staging}",
+                    "-DincludeScope=runtime"]
+            code, output = _mvn(mvn, args, log, pom.parent)
             if code != 0:
                 tail = "\n".join(output.splitlines()[-25:])
                 raise EdcRuntimeError(f"maven could not assemble EDC {version} (full log: {log}):\n{tail}")
             jars = sorted(p.name for p in staging.glob("*.jar"))
-            if not jars:
-                raise EdcRuntimeError(f"maven copied no jar for EDC {version} (log: {log})")
-            secrets_api = any(jar.startswith("secrets-api-") for jar in jars)
+            absent = [a for a in SECRETS_ARTIFACTS[version] if not any(j.startswith(f"{a}-{version}") for j in jars)]
+            if absent:
+                raise SecretsApiUnavailable(f"maven left {', '.join(absent)} out of EDC {version} (log: {log})")
             lib = _lib_dir(version)
             if lib.exists():
                 shutil.rmtree(lib)
@@ -211,23 +262,9 @@ def build(version: str = DEFAULT_VERSION, force: bool = False) -> Path:
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-        record = {
-            "version": version,
-            "pom_sha256": hashlib.sha256(pom.read_bytes()).hexdigest(),
-            "secrets_api": secrets_api,
-            "jars": jars,
-        }
+        record = {"version": version, "key": key, "secrets_api": True, "jars": jars}
         (vdir / _MARKER).write_text(json.dumps(record, indent=1) + "\n")
         return lib
-
-
-def secrets_api_in_lib(version: str = DEFAULT_VERSION) -> bool:
-    """Whether the built runtime of *version* includes EDC's secrets-api."""
-    record = _read_marker(version)
-    if record is None:
-        build(version)
-        record = _read_marker(version) or {}
-    return bool(record.get("secrets_api"))
 
 
 # --------------------------------------------------------------------------
@@ -383,22 +420,16 @@ def start(
     api_key: str | None = None,
     log_path: Path | None = None,
     timeout: float = 180,
-    require_secrets_api: bool = True,
     config_dir: Path | None = None,
 ) -> Connector:
     """Build if needed, start the connector in the background, wait until ready.
 
-    Raises SecretsApiUnavailable (before starting Java) when the runtime of
-    *version* lacks the secrets-api module and *require_secrets_api* is true;
-    EdcRuntimeError with the tail of the log when it does not come up within
-    *timeout* seconds (the process is killed then).
+    Raises SecretsApiUnavailable when the secrets-api jars are missing (before
+    starting Java) or when the booted runtime does not serve every secrets path
+    of its version (the process is stopped then); EdcRuntimeError with the tail
+    of the log when it does not come up within *timeout* seconds (killed then).
     """
     lib = build(version)
-    if require_secrets_api and not secrets_api_in_lib(version):
-        raise SecretsApiUnavailable(
-            f"the EDC {version} runtime has no secrets API: org.eclipse.edc:secrets-api:{version} "
-            "could not be resolved from Maven Central (see tests/edc/FINDINGS.md)"
-        )
     java = _require_tool("java", "install a Java 17 JDK/JRE")
     api_key = api_key or _secrets.token_urlsafe(24)
     owns = config_dir is None
@@ -428,29 +459,38 @@ def start(
             ports=dict(zip(("default", "management", "protocol", "control"), ports, strict=True)),
         )
         deadline = began + timeout
-        while True:
-            if process.poll() is not None:
-                last_error = f"EDC {version} exited with code {process.returncode}"
-                break
-            if time.monotonic() > deadline:
-                tail = _log_tail(log)
-                connector.stop()
-                raise EdcRuntimeError(f"EDC {version} not ready after {timeout:.0f} s; log ({log_ref}):\n{tail}")
-            if not _logged_ready(log, log_offset):
-                time.sleep(0.2)
-                continue
-            try:
-                _get(f"{url}/v3/vaultsync-ready", api_key, timeout=2)
-            except (OSError, http.client.HTTPException):
-                time.sleep(0.2)
-                continue
-            connector.boot_seconds = round(time.monotonic() - began, 2)
-            connector.secrets_api = tuple(p for p in _SECRETS_PATHS if _serves(url, api_key, p))
-            if require_secrets_api and not connector.secrets_api:
-                tail = _log_tail(log)
-                connector.stop()
-                raise SecretsApiUnavailable(f"EDC {version} booted but serves no secrets API; log:\n{tail}")
-            return connector
+        try:
+            while True:
+                if process.poll() is not None:
+                    last_error = f"EDC {version} exited with code {process.returncode}"
+                    break
+                if time.monotonic() > deadline:
+                    tail = _log_tail(log)
+                    connector.stop()
+                    raise EdcRuntimeError(f"EDC {version} not ready after {timeout:.0f} s; log ({log_ref}):\n{tail}")
+                if not _logged_ready(log, log_offset):
+                    time.sleep(0.2)
+                    continue
+                try:
+                    _get(f"{url}/v3/vaultsync-ready", api_key, timeout=2)
+                except (OSError, http.client.HTTPException):
+                    time.sleep(0.2)
+                    continue
+                connector.boot_seconds = round(time.monotonic() - began, 2)
+                connector.secrets_api = tuple(p for p in _SECRETS_PATHS if _serves(url, api_key, p))
+                if not set(VERSIONS[version]) <= set(connector.secrets_api):
+                    tail = _log_tail(log)
+                    connector.stop()
+                    served = ", ".join(connector.secrets_api) or "none"
+                    wanted = ", ".join(VERSIONS[version])
+                    raise SecretsApiUnavailable(
+                        f"EDC {version} booted but serves {served} of the secrets paths {wanted}; "
+                        f"log ({log_ref}):\n{tail}"
+                    )
+                return connector
+        except BaseException:  # Ctrl-C or a bug while waiting: never leave the JVM behind
+            connector.stop()
+            raise
         tail = _log_tail(log)
         if "Address already in use" not in tail and "BindException" not in tail:
             break
@@ -458,6 +498,33 @@ def start(
     if owns:
         shutil.rmtree(cfg_dir, ignore_errors=True)
     raise EdcRuntimeError(f"{last_error}; log ({log_ref}):\n{tail}")
+
+
+def start_many(versions: list[str], **kwargs: Any) -> dict[str, Connector | EdcRuntimeError]:
+    """Build and boot several versions side by side (each JVM boots in its own thread); per version the
+    running connector or why it did not start. On Ctrl-C every connector already started is stopped."""
+    results: dict[str, Connector | EdcRuntimeError] = {}
+
+    def one(version: str) -> None:
+        try:
+            results[version] = start(version, **kwargs)
+        except EdcRuntimeError as exc:
+            results[version] = exc
+
+    threads = [threading.Thread(target=one, args=(v,), name=f"edc-{v}", daemon=True) for v in versions]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        for thread in threads:
+            thread.join()
+        for result in results.values():
+            if isinstance(result, Connector):
+                result.stop()
+        raise
+    return {v: results[v] for v in versions if v in results}
 
 
 # --------------------------------------------------------------------------
@@ -502,10 +569,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     log = BUILD_DIR / f"edc-{args.version}.log"
     log.unlink(missing_ok=True)
     print(f"starting EDC {args.version} (log: {log}) ...", file=sys.stderr)
-    connector = start(
-        args.version, log_path=log, timeout=args.timeout, config_dir=run_dir,
-        require_secrets_api=not args.allow_no_secrets_api,
-    )
+    connector = start(args.version, log_path=log, timeout=args.timeout, config_dir=run_dir)
     run = {
         "pid": connector.process.pid, "version": connector.version, "url": connector.url,
         "api_key": connector.api_key, "secrets_api": list(connector.secrets_api),
@@ -546,9 +610,8 @@ def _cmd_status(_args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     lib = build(args.version, force=args.force)
-    has = secrets_api_in_lib(args.version)
     print(lib)
-    print(f"# secrets-api included: {'yes' if has else 'NO (not resolvable from Maven Central)'}")
+    print(f"# secrets-api installed from {jars_dir()}; serves {', '.join(VERSIONS[args.version])}")
     return 0
 
 
@@ -562,10 +625,6 @@ def main(argv: list[str] | None = None) -> int:
     p_up = sub.add_parser("up", help="start a detached connector, print its env lines")
     p_up.add_argument("--version", default=DEFAULT_VERSION, choices=sorted(VERSIONS))
     p_up.add_argument("--timeout", type=float, default=180)
-    p_up.add_argument(
-        "--allow-no-secrets-api", action="store_true",
-        help="start even when the runtime lacks EDC's secrets-api module",
-    )
     p_up.set_defaults(func=_cmd_up)
     sub.add_parser("down", help="stop the connector started by 'up'").set_defaults(func=_cmd_down)
     sub.add_parser("status", help="say whether 'up' left one running").set_defaults(func=_cmd_status)

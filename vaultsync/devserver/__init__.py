@@ -1,6 +1,6 @@
 """An embedded EDC-compatible secrets API for demos, local development and tests.
 
-It mimics the real connector's secrets endpoints (v3 and v4): status codes,
+It mimics the real connector's secrets endpoints (v3, v4beta and v4): status codes,
 IdResponse, error bodies (a JSON array of {message, type, path, invalidValue}),
 v3's JSON-LD leniency and v4's strict context/type rules, and X-Api-Key auth.
 It also answers like the HTTP stack in front of them (Jetty 12 and Jersey, as

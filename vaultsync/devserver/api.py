@@ -70,7 +70,7 @@ class SecretsApi:
         if not path.startswith(BASE_PATH + "/"):
             return None
         rest = path[len(BASE_PATH) + 1 :]
-        for version in ("v3", "v4"):
+        for version in ("v3", "v4beta", "v4"):  # v4beta (EDC 0.15-0.16) and v4 (0.17+) differ in the path only
             prefix = f"{version}/secrets"
             if rest == prefix:
                 return version, None

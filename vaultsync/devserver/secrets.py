@@ -1,4 +1,4 @@
-"""The secrets endpoints' body rules (v3's JSON-LD leniency, v4's strictness) and their four operations."""
+"""The secrets endpoints' body rules (v3's JSON-LD leniency, v4/v4beta's type and schema checks) and operations."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import time
 import uuid
 from typing import Any
 
+from vaultsync.devserver import v4schema
 from vaultsync.devserver.errors import Response, edc_error, jetty_error, json_kind, missing_value, not_json
 from vaultsync.devserver.store import Vault
 from vaultsync.devserver.vocab import V3_RESPONSE_CONTEXT, V4_CONTEXT, VALUE_KEYS
 
+Where = tuple[str, str, str | None]  # (method, URL, Accept): what Jetty's error pages depend on
 
-def parse(
-    version: str, body: bytes, where: tuple[str, str, str | None]
-) -> tuple[dict[str, Any] | None, Response | None]:
-    """The body as a JSON object, or the real stack's answer to it; ``where`` is (method, URL, Accept)."""
+
+def parse(version: str, body: bytes, where: Where) -> tuple[dict[str, Any] | None, Response | None]:
+    """The body as a JSON object, or the real stack's answer to it."""
     if not body.strip():
         return None, (400, edc_error("input json is null", "ValidationFailure", ""))
     try:
@@ -28,52 +29,78 @@ def parse(
         return None, (500, jetty_error(500, *where))
     if not isinstance(doc, dict):
         return None, not_json(None, json_kind(doc))
-    if version == "v4":
-        context = doc.get("@context")
-        if not isinstance(context, list) or V4_CONTEXT not in context:
-            return None, (
-                400,
-                edc_error(f"@context must be an array containing {V4_CONTEXT}", "ValidationFailure", "@context"),
-            )
-        if doc.get("@type") != "Secret":
-            return None, (
-                400,
-                edc_error("@type must be Secret", "ValidationFailure", "@type", doc.get("@type")),
-            )
-    elif "@context" not in doc:
-        # Without a context, JSON-LD expansion drops every plain key: the value is gone.
-        return {**doc, "__value_dropped__": True}, None
+    if version == "v3":
+        return _v3_expanded(doc, where)
+    # v4/v4beta: the type is checked (a Jersey BadRequest: Jetty's page) before the schema runs
+    if doc.get("@type") != "Secret":
+        return None, (400, jetty_error(400, *where))
+    problems = v4schema.failures(doc)
+    if problems:
+        return None, (400, [_failure(message, path) for message, path in problems])
     return doc, None
 
 
-def read_value(version: str, doc: dict[str, Any]) -> tuple[str | None, Response | None]:
-    if doc.get("__value_dropped__"):
-        return None, (400, missing_value())
+def _failure(message: str, path: str) -> dict[str, Any]:
+    return {"message": message, "type": "ValidationFailure", "path": path, "invalidValue": None}
+
+
+def _declares_edc(context: Any) -> bool:
+    items = context if isinstance(context, list) else [context]
+    return any(isinstance(item, dict) and "edc" in item for item in items)
+
+
+def _v3_expanded(doc: dict[str, Any], where: Where) -> tuple[dict[str, Any] | None, Response | None]:
+    """v3's JSON-LD reading, as far as it shows in the answers (measured on EDC 0.15.1 and 0.12.0).
+
+    EDC refuses, with Jetty's 400 page, a compact IRI under its own ``edc:`` prefix that the context does
+    not declare (a key or the type; ``foo:Secret`` passes), and a node that expands to ``@id`` alone: no
+    ``@type`` and no property left (null values and, without a context, every plain key are dropped).
+    """
+    context = doc.get("@context")
+    if not _declares_edc(context):
+        types = doc.get("@type")
+        names: list[Any] = [k for k in doc if not k.startswith("@")]
+        names += types if isinstance(types, list) else [types]
+        if any(isinstance(name, str) and name.startswith("edc:") for name in names):
+            return None, (400, jetty_error(400, *where))
+    kept = {
+        key: value
+        for key, value in doc.items()
+        if not key.startswith("@") and value is not None and ("@context" in doc or ":" in key)
+    }
+    if "@type" not in doc and not kept:
+        return None, (400, jetty_error(400, *where))
+    return {**{k: v for k, v in doc.items() if k.startswith("@")}, **kept}, None
+
+
+def read_value(version: str, doc: dict[str, Any], where: Where) -> tuple[str | None, Response | None]:
     raw: Any = None
     for key in VALUE_KEYS:
         if key in doc:
             raw = doc[key]
             break
-    if version == "v4":
-        if raw is not None and not isinstance(raw, str):
-            return None, (400, edc_error("value must be a string", "ValidationFailure", "value", raw))
-    else:
+    if version == "v3":
         if isinstance(raw, list):  # EDC v3 keeps the first element only (silent data loss)
             raw = raw[0] if raw else None
         if isinstance(raw, (int, float, bool, dict)):
-            return None, (500, None)  # EDC v3 throws: a 500 with an empty body
+            return None, (500, jetty_error(500, *where))  # EDC v3 throws: Jetty's 500 page (empty for PUT)
     if not isinstance(raw, str) or not raw.strip():
         return None, (400, missing_value())
     return raw, None
 
 
 def read_id(doc: dict[str, Any]) -> tuple[str | None, Response | None]:
+    """The ``@id``; EDC makes up a UUID when there is none (for PUT too, which then finds no such secret)."""
     if "@id" not in doc:
         return str(uuid.uuid4()), None
     raw = doc["@id"]
     if not isinstance(raw, str) or not raw.strip():
         return None, (400, edc_error("@id cannot be blank", "ValidationFailure", "@id"))
     return raw, None
+
+
+def response_context(version: str) -> Any:
+    return V3_RESPONSE_CONTEXT if version == "v3" else [V4_CONTEXT]
 
 
 # -- operations -------------------------------------------------------------------------
@@ -88,7 +115,7 @@ def create(
     alias, problem = read_id(doc)
     if problem or alias is None:
         return problem or (400, None)
-    value, problem = read_value(version, doc)
+    value, problem = read_value(version, doc, where)
     if problem or value is None:
         return problem or (400, None)
     with vault.lock:
@@ -97,21 +124,21 @@ def create(
         vault.secrets[alias] = value
         vault.persist()
     return 200, {
-        "@context": V3_RESPONSE_CONTEXT if version == "v3" else [V4_CONTEXT],
+        "@context": response_context(version),
         "@id": alias,
         "@type": "IdResponse",
         "createdAt": int(time.time() * 1000),
     }
 
 
-def update(vault: Vault, version: str, body: bytes, where: tuple[str, str, str | None] = ("PUT", "", None)) -> Response:
+def update(vault: Vault, version: str, body: bytes, where: Where = ("PUT", "", None)) -> Response:
     doc, problem = parse(version, body, where)
     if problem or doc is None:
         return problem or (400, None)
-    alias = doc.get("@id")
-    if not isinstance(alias, str) or not alias.strip():
-        return 400, edc_error("@id cannot be blank", "ValidationFailure", "@id")
-    value, problem = read_value(version, doc)
+    alias, problem = read_id(doc)
+    if problem or alias is None:
+        return problem or (400, None)
+    value, problem = read_value(version, doc, where)
     if problem or value is None:
         return problem or (400, None)
     with vault.lock:
@@ -127,8 +154,7 @@ def get(vault: Vault, version: str, alias: str) -> Response:
         value = vault.secrets.get(alias)
     if value is None:
         return 404, edc_error(f"Object of type Secret with ID={alias} was not found", "ObjectNotFound")
-    context: Any = V3_RESPONSE_CONTEXT if version == "v3" else [V4_CONTEXT]
-    return 200, {"@id": alias, "@type": "Secret", "value": value, "@context": context}
+    return 200, {"@id": alias, "@type": "Secret", "value": value, "@context": response_context(version)}
 
 
 def delete(vault: Vault, alias: str) -> Response:

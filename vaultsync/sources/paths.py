@@ -25,3 +25,26 @@ def confined(base: Path, ref: str) -> tuple[Path | None, str | None]:
             "files are read only from that folder and below"
         )
     return target, None
+
+
+ALLOW_OUTSIDE_FLAG = "--allow-outside-files"
+
+
+def outside_problem(base: Path, ref: str) -> str | None:
+    """For ``fromFile``, which ``--allow-outside-files`` may widen: why ``ref`` is refused (None: inside ``base``).
+
+    Checked before the file is touched, so nothing tells whether a file outside exists. A path that
+    cannot be resolved (a symlink loop, a NUL) is left to the read, which reports it.
+    """
+    try:
+        root = base.resolve()
+        target = (root / ref).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if target.is_relative_to(root):
+        return None
+    return (
+        f"{json.dumps(ref)} resolves outside {root} (the desired-state file's folder and its subfolders): refused, "
+        f"so that a desired-state file cannot send any file of this machine to the vault; pass {ALLOW_OUTSIDE_FLAG} "
+        "if that is intended"
+    )
