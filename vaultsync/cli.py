@@ -146,6 +146,33 @@ def connection_options(func: F) -> F:
     return alias_options(func)
 
 
+def reference_options(*, dangling: bool) -> Callable[[F], F]:
+    """Reading the connector's assets for the aliases they reference (see README, "References")."""
+
+    def decorate(func: F) -> F:
+        if dangling:
+            func = click.option(
+                "--allow-dangling",
+                is_flag=True,
+                help="Allow deleting secrets that assets still reference (they will break; warned about).",
+            )(func)
+        func = click.option(
+            "--assets-page-size",
+            type=click.IntRange(1, 100_000),
+            default=500,
+            show_default=True,
+            metavar="N",
+            help="Assets per assets/request page when reading references.",
+        )(func)
+        return click.option(
+            "--no-references",
+            is_flag=True,
+            help="Do not read the connector's assets for references to the secrets.",
+        )(func)
+
+    return decorate
+
+
 def _runtime(kw: dict[str, Any]) -> Runtime:
     from vaultsync.config import Flags
     from vaultsync.ops import Runtime
@@ -162,6 +189,9 @@ def _runtime(kw: dict[str, Any]) -> Runtime:
         state_file=kw.get("state_file"),
         state_alias=kw.get("state_alias", "vaultsync-state"),
         lock_alias=kw.get("lock_alias", "vaultsync-lock"),
+        references=not kw.get("no_references", False),
+        assets_page_size=kw.get("assets_page_size", 500),
+        allow_dangling=kw.get("allow_dangling", False),
         # Commands offering --allow-commands use values; the others (import, state...) never run programs.
         commands=("run" if kw["allow_commands"] else "refuse") if "allow_commands" in kw else "check",
         allow_outside_files=kw.get("allow_outside_files", False),
@@ -284,6 +314,7 @@ class _AnyEnv(dict[str, str]):
 )
 @click.option("--show-unchanged", is_flag=True, help="List unchanged secrets too (text format).")
 @lifecycle_options
+@reference_options(dangling=True)
 @allow_commands_option
 @connection_options
 @output_options
@@ -300,6 +331,11 @@ def plan(
     """Show the changes apply would make to the vault, never the values.
 
     FILES may be directories (their *.json files); files for one connector are merged.
+
+    Also reads the connector's assets: each change shows the assets whose data
+    address names the alias, a delete of a referenced alias is refused (exit 1)
+    unless --allow-dangling, and dangling references and mis-shaped S3
+    credentials are warned about (--no-references skips all of it).
     """
     from vaultsync import ops, render
 
@@ -312,6 +348,9 @@ def plan(
         rt.console.result(render.markdown_plan(reports))
     else:
         rt.console.result(render.text_plan(rt.console, reports, show_unchanged=show_unchanged))
+    refused = [reason for r in reports for reason in ops.reference_refusals(r)]
+    if refused:
+        raise UsageError("plan refused" + (", not saved" if out else "") + ":\n  " + "\n  ".join(refused))
     if out:
         rt.console.info(f"Saved the plan to {out}; apply exactly it with: vaultsync apply {out}")
     if detailed_exitcode and any(r.plan.has_changes for r in reports):
@@ -324,6 +363,7 @@ def plan(
 @click.option("--adopt", is_flag=True, help="Overwrite unmanaged secrets holding other values and manage them.")
 @click.option("--allow-mass-delete", is_flag=True, help="Allow deleting more than 30% of the managed secrets (or all).")
 @lifecycle_options
+@reference_options(dangling=True)
 @allow_commands_option
 @connection_options
 @output_options
@@ -448,7 +488,12 @@ def _prompt(rt: Runtime) -> Callable[[str], Any]:
 def import_(file: str, aliases: tuple[str, ...], **kw: Any) -> None:
     """Take existing vault secrets under management without changing them."""
     from vaultsync import ops
+    from vaultsync.edcowned import edc_owned
+    from vaultsync.text import printable
 
+    owned = [f"{printable(a)}: {edc_owned(a)}" for a in dict.fromkeys(aliases) if edc_owned(a)]
+    if owned:
+        raise UsageError("cannot import:\n  " + "\n  ".join(owned))
     rt = _runtime(kw)
     (target,) = ops.prepare(rt, [file])
     done = _run(ops.import_aliases(rt, target, list(dict.fromkeys(aliases))))
@@ -459,6 +504,7 @@ def import_(file: str, aliases: tuple[str, ...], **kw: Any) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@reference_options(dangling=False)
 @allow_commands_option
 @connection_options
 @output_options
@@ -479,6 +525,60 @@ def drift(files: tuple[str, ...], fmt: str, **kw: Any) -> None:
         rt.console.result("\n".join(render.text_drift(rt.console, *r) for r in results))
     if any(d for _, d, _ in results):
         raise SystemExit(2)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--out",
+    default="vaultsync.json",
+    show_default=True,
+    metavar="FILE",
+    help="Where to write the starter file (never overwritten).",
+)
+@click.option(
+    "--assets-page-size",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    metavar="N",
+    help="Assets per assets/request page.",
+)
+@connection_options
+@output_options
+def init(out: str, **kw: Any) -> None:
+    """Write a starter desired-state file from a running connector, never a value.
+
+    Every alias an asset's data address references that exists in the vault
+    becomes {"fromEnv": NAME} with a description naming the assets, plus a
+    target block. Set the variables to the current values and `vaultsync
+    apply` adopts the aliases without writing them.
+    """
+    from vaultsync import starter
+    from vaultsync.config import resolve
+    from vaultsync.model import Target
+    from vaultsync.text import printable
+
+    starter.refuse_existing(out)
+    rt = _runtime(kw)
+    conn = resolve(rt.flags, Target(), rt.env, "init")
+    for warning in conn.warnings:
+        rt.console.warn(warning)
+    made, reason = _run(starter.read_starter(rt, conn))
+    for why in made.skipped:
+        rt.console.warn(printable(f"left out {why}"))
+    starter.write_new(out, made.doc)
+    if reason is not None:
+        rt.console.warn(printable(f"references could not be read, so {out} is a skeleton: {reason}"))
+        rt.console.result(f"wrote {printable(out)}: a skeleton with no secrets (add them by hand)")
+        return
+    count = len(made.variables)
+    rt.console.result(f"wrote {printable(out)}: {count} secret{'s' if count != 1 else ''} referenced by assets")
+    if made.variables:
+        names = " ".join(sorted(made.variables))
+        rt.console.info(
+            f"Set {names} to the values the vault holds now, then `vaultsync plan {printable(out)}` shows "
+            "them adopted (no write); review the file and commit it."
+        )
 
 
 @cli.group(context_settings=CONTEXT)

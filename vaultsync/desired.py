@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from vaultsync.edcowned import edc_owned
 from vaultsync.errors import InputError, Problem
 from vaultsync.model import DesiredSecret, DesiredState, GenerateSpec, Move, SourceKind, Target, canonical_json
 from vaultsync.sources import Sources
@@ -495,6 +496,10 @@ def parse_desired(
             )
             continue
         if alias in broken_aliases:
+            continue
+        owned = edc_owned(alias)
+        if owned is not None:
+            problems.append(Problem(f"{path}: secrets{describe_key(alias)}", owned))
             continue
         encoded = len(quote(alias, safe=""))
         if encoded > MAX_ENCODED_ALIAS:

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from vaultsync import assets, planfile
 from vaultsync import lock as vlock
-from vaultsync import planfile
 from vaultsync.breaker import StateNotRecorded, connector_gone
 from vaultsync.client import API_VERSIONS, ClientOptions, EdcClient, RequestEvent
 from vaultsync.config import Connection, Flags, resolve, verify_setting
@@ -34,6 +34,7 @@ from vaultsync.lifecycle.selection import Selection, check_replace, unmatched
 from vaultsync.model import DesiredSecret, DesiredState
 from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, unsafe_deletes
 from vaultsync.progress import ApplyProgress
+from vaultsync.references import Checked
 from vaultsync.render import PlanReport
 from vaultsync.sources import Sources
 from vaultsync.state import DriftItem, drift, fingerprint
@@ -198,6 +199,7 @@ class Planned:
     plan: Plan
     guard: str | None
     selection: Selection = field(default_factory=Selection)
+    refs: Checked | None = None  # what the connector's assets say about the plan (None: not read)
 
     def report(self) -> PlanReport:
         return PlanReport(
@@ -208,6 +210,7 @@ class Planned:
             self.guard,
             self.target.desired.paths,
             self.selection,
+            self.refs,
         )
 
 
@@ -217,19 +220,44 @@ async def plan_target(
     # The version the client detected ("auto") is the one the plan shows and a saved plan keeps.
     target = replace(target, conn=replace(target.conn, api_version=client.api_version))
     store = rt.store(client)
-    loaded = await store.load()
+    loaded = await store.load()  # first: a connector that cannot be reached or trusted fails here, alone
     aliases = lc_planning.aliases_to_read(target.desired, loaded.record, rt.selection)
     for pattern in unmatched(rt.selection, target.desired.secrets.keys() | loaded.record.managed.keys()):
         rt.console.warn(f"{printable(target.desired.path)}: --target {printable(pattern)!r} matches no alias")
-    progress = rt.progress(f"reading {target.desired.path}", len(aliases))
+    references = assets.start(client, rt.flags.references, rt.flags.assets_page_size)  # beside the GETs
     try:
-        observed = await read_values(client, aliases, rt.flags.parallelism, progress, stop=rt.stop)
+        progress = rt.progress(f"reading {target.desired.path}", len(aliases))
+        try:
+            observed = await read_values(client, aliases, rt.flags.parallelism, progress, stop=rt.stop)
+        finally:
+            progress.close()
+        plan = lc_planning.plan(target.desired, observed, loaded.record, rt.selection, adopt=adopt)
+        if refuse_protected:
+            _refuse_protected(target.desired.path, plan, loaded)
+        refs = await _check_references(rt, references, client, target, plan, observed)
     finally:
-        progress.close()
-    plan = lc_planning.plan(target.desired, observed, loaded.record, rt.selection, adopt=adopt)
-    if refuse_protected:
-        _refuse_protected(target.desired.path, plan, loaded)
-    return Planned(target, loaded, observed, plan, unsafe_deletes(plan, DeleteGuard()), rt.selection)
+        await assets.cancel(references)
+    return Planned(target, loaded, observed, plan, unsafe_deletes(plan, DeleteGuard()), rt.selection, refs)
+
+
+async def _check_references(
+    rt: Runtime,
+    task: asyncio.Task[assets.AssetIndex] | None,
+    client: EdcClient,
+    target: Target,
+    plan: Plan,
+    observed: Mapping[str, str | None],
+) -> Checked | None:
+    return await assets.finish(
+        task,
+        client,
+        plan=plan,
+        desired=target.desired.secrets,
+        observed=observed,
+        parallelism=rt.flags.parallelism,
+        allow_dangling=rt.flags.allow_dangling,
+        stop=rt.stop,
+    )
 
 
 def _refuse_protected(where: str, plan: Plan, loaded: Loaded) -> None:
@@ -446,6 +474,7 @@ def _refuse_unsafe(planned: Sequence[Planned], allow_mass_delete: Sequence[bool]
             )
         if p.guard and not allowed:
             reasons.append(f"{p.target.desired.path}: {p.guard}; pass --allow-mass-delete if that is intended")
+        reasons.extend(reference_refusals(p.report()))
     if reasons:
         raise UsageError("apply refused, nothing was written:\n  " + "\n  ".join(reasons))
 
@@ -489,6 +518,20 @@ async def apply_files(
 # -- saved plans -----------------------------------------------------------------------------
 
 
+def reference_refusals(report: PlanReport) -> list[str]:
+    """Why the plan must not run: it removes aliases that assets still reference (empty: it may)."""
+    if report.refs is None or not report.refs.refusals:
+        return []
+    broken = "; ".join(r.message() for r in report.refs.refusals[:10])
+    more = len(report.refs.refusals) - 10
+    return [
+        printable(
+            f"{report.file}: {broken}{f' and {more} more' if more > 0 else ''}. Point the assets at another "
+            "alias first, or pass --allow-dangling if that is intended"
+        )
+    ]
+
+
 def _fingerprints(key: bytes, values: Mapping[str, str | None]) -> dict[str, str | None]:
     return {a: (fingerprint(key, a, v) if v is not None else None) for a, v in values.items()}
 
@@ -512,7 +555,7 @@ async def plan_files(
                 inputs = _plan_inputs(rt, planned.target, adopt=adopt, allow_mass_delete=allow_mass_delete)
                 saved.append(_saved_target(planned, inputs))
                 keys.append(planned.loaded.key)
-    if out is not None:
+    if out is not None and not any(reference_refusals(r) for r in reports):  # a refused plan is not saved
         write_atomically(Path(out), planfile.encode(saved, keys))
     return reports
 
@@ -528,6 +571,7 @@ def _plan_inputs(rt: Runtime, target: Target, *, adopt: bool, allow_mass_delete:
         adopt=adopt,
         allow_mass_delete=allow_mass_delete,
         selection=rt.selection,
+        allow_dangling=rt.flags.allow_dangling,
     )
 
 
@@ -654,6 +698,7 @@ def _flags_for(flags: Flags, path: str, inputs: planfile.PlanInputs) -> Flags:
         state_alias=inputs.state_alias,
         lock_alias=inputs.lock_alias,
         api_version=inputs.api_version,
+        allow_dangling=flags.allow_dangling or inputs.allow_dangling,
     )
 
 
@@ -739,6 +784,8 @@ async def drift_files(rt: Runtime, targets: Sequence[Target]) -> list[tuple[str,
                 planned.loaded.key, {a: v for a, v in planned.observed.items() if a in managed}
             )
             pending = {c.alias: str(c.action) for c in planned.plan.changes if c.is_change}
+            for warning in planned.refs.warnings if planned.refs else ():
+                rt.console.warn(printable(f"{target.desired.path}: {warning.message}"))
             drifted, waiting = drift(managed, observed_fps, pending)
             results.append((target.desired.path, drifted, waiting))
     return results

@@ -61,6 +61,7 @@ class PlanInputs:
     adopt: bool = False  # conflicts planned as updates (plan --adopt)
     allow_mass_delete: bool = False  # the reviewed plan may delete that much (plan --allow-mass-delete)
     selection: Selection = field(default_factory=Selection)  # --target / --exclude / --replace as planned
+    allow_dangling: bool = False  # it may delete aliases that assets reference (plan --allow-dangling)
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -72,6 +73,7 @@ class PlanInputs:
             "adopt": self.adopt,
             "allow_mass_delete": self.allow_mass_delete,
             "selection": self.selection.to_doc(),
+            "allow_dangling": self.allow_dangling,
         }
 
     @staticmethod
@@ -93,6 +95,7 @@ class PlanInputs:
             adopt=_flag(doc.get("adopt", False)),
             allow_mass_delete=_flag(doc.get("allow_mass_delete", False)),
             selection=Selection.from_doc(doc.get("selection")),
+            allow_dangling=_flag(doc.get("allow_dangling", False)),
         )
 
 

@@ -16,6 +16,7 @@ from vaultsync.console import Console
 from vaultsync.lifecycle.generate import GENERATED
 from vaultsync.lifecycle.selection import EVERYTHING, Selection
 from vaultsync.plan import Action, Change, Outcome, Plan
+from vaultsync.references import Checked
 from vaultsync.state import DriftItem
 from vaultsync.text import printable, printable_json
 
@@ -42,6 +43,7 @@ class PlanReport:
     guard: str | None = None  # why the mass-deletion guard trips, if it does
     files: tuple[str, ...] = ()  # every file merged for this connector (() : just ``file``)
     selection: Selection = field(default_factory=Selection)  # --target / --exclude: a partial plan says so
+    refs: Checked | None = None  # references from the connector's assets (None: not read)
 
 
 def partial_note(selection: Selection) -> str:
@@ -107,7 +109,19 @@ def _banners(report: PlanReport) -> list[str]:
             f"{len(plan.conflicts)} conflict(s): unmanaged secrets hold other values. apply refuses the plan "
             "until they are imported (vaultsync import) or --adopt is given."
         )
+    if report.refs is not None:
+        notes.extend(f"REFUSED: {r.message()}; pass --allow-dangling if intended." for r in report.refs.refusals)
+        notes.extend(f"{w.kind}: {w.message}" for w in report.refs.warnings)
     return notes
+
+
+def _text_references(console: Console, report: PlanReport, change: Change) -> list[str]:
+    refs = report.refs.on(change.alias) if report.refs is not None else ()
+    if not refs:
+        return []
+    used = ", ".join(printable(r.describe()) for r in refs[:5])
+    more = f" and {len(refs) - 5} more" if len(refs) > 5 else ""
+    return [console.style(f"             used by {used}{more}", "cyan")]
 
 
 def text_plan(console: Console, reports: Sequence[PlanReport], *, show_unchanged: bool = False) -> str:
@@ -120,9 +134,13 @@ def text_plan(console: Console, reports: Sequence[PlanReport], *, show_unchanged
         shown = [c for c in plan.changes if c.is_change or c.adopt or c.forget or c.note or show_unchanged]
         if not shown:
             lines.append("  No changes. The vault matches the desired state.")
-        lines.extend(_text_change(console, c) for c in shown)
+        for change in shown:
+            lines.append(_text_change(console, change))
+            lines.extend(_text_references(console, report, change))
         for banner in _banners(report):
-            lines.append(console.style(f"  Warning: {banner}", "red" if "DELETE" in banner else "yellow", "bold"))
+            lines.append(
+                console.style(f"  Warning: {printable(banner)}", "red" if "DELETE" in banner else "yellow", "bold")
+            )
         if report.selection.partial:
             lines.append(console.style(f"  {partial_note(report.selection)}", "yellow"))
         lines.append(summary_line(plan.summary))
@@ -136,8 +154,16 @@ def text_plan(console: Console, reports: Sequence[PlanReport], *, show_unchanged
     return "\n".join(lines).rstrip("\n")
 
 
-def _json_change(change: Change) -> dict[str, Any]:
-    return change.to_doc()
+def _json_change(change: Change, refs: Checked | None = None) -> dict[str, Any]:
+    doc = change.to_doc()
+    used = refs.on(change.alias) if refs is not None else ()
+    if used:  # only where assets name the alias: most changes have none
+        doc["references"] = [r.to_doc() for r in used]
+    return doc
+
+
+def _json_warnings(reports: Sequence[PlanReport]) -> list[dict[str, str | None]]:
+    return [w.to_doc() for r in reports if r.refs is not None for w in r.refs.warnings]
 
 
 def _json_selection(selection: Selection) -> dict[str, Any]:
@@ -152,16 +178,17 @@ def json_plan(reports: Sequence[PlanReport]) -> str:
     doc = {
         "format_version": "1",
         "tool": {"name": "vaultsync", "version": __version__},
-        "changes": [_json_change(c) for r in reports for c in r.plan.changes],
+        "changes": [_json_change(c, r.refs) for r in reports for c in r.plan.changes],
         "summary": total_summary(reports),
         **_json_selection(reports[0].selection if reports else EVERYTHING),
+        "warnings": _json_warnings(reports),
         "targets": [
             {
                 "file": r.file,
                 "files": list(r.files or (r.file,)),
                 "url": r.url,
                 "api_version": r.api_version,
-                "changes": [_json_change(c) for c in r.plan.changes],
+                "changes": [_json_change(c, r.refs) for c in r.plan.changes],
                 "summary": r.plan.summary,
                 "warnings": _banners(r),
             }
@@ -203,9 +230,14 @@ def _label(change: Change) -> str:
     return label + (" (generated value)" if change.generated else "")
 
 
-def _md_row(change: Change) -> str:
+def _md_row(change: Change, refs: Checked | None = None) -> str:
     symbol, _ = SYMBOLS[change.action]
-    return f"| {symbol} | {_label(change)} | {_md(change.alias)} | {_md(change.note)} |"
+    note = _md(change.note)
+    used = refs.on(change.alias) if refs is not None else ()
+    if used:
+        more = f" and {len(used) - 5} more" if len(used) > 5 else ""
+        note += (" " if note else "") + "used by " + ", ".join(_md(r.describe()) for r in used[:5]) + more
+    return f"| {symbol} | {_label(change)} | {_md(change.alias)} | {note} |"
 
 
 def _md_counts(summary: dict[str, int]) -> str:
@@ -234,6 +266,10 @@ def _md_alerts(reports: Sequence[PlanReport]) -> list[_Block]:
     caution: list[str] = []
     warning: list[str] = []
     for r in reports:
+        for refusal in r.refs.refusals if r.refs else ():
+            caution.append(f"> {where(r)}**Refused:** {_md(refusal.message())}; `--allow-dangling` allows it.")
+        for w in r.refs.warnings if r.refs else ():
+            warning.append(f"> {where(r)}**{w.kind}:** {_md(w.message)}")
         deletes = r.plan.count(Action.DELETE)
         if r.guard:
             caution.append(f"> {where(r)}**Mass deletion:** {r.guard}; apply refuses it without `--allow-mass-delete`.")
@@ -285,7 +321,7 @@ def _md_details(report: PlanReport) -> _Block:
     if not shown:
         return _Block(("", summary, ""), ("No changes. The vault matches the desired state.",), ("", "</details>"))
     opening = ("", summary, "", "| | action | alias | note |", "|---|---|---|---|")
-    return _Block(opening, tuple(_md_row(c) for c in shown), ("", "</details>"), changes=len(shown))
+    return _Block(opening, tuple(_md_row(c, report.refs) for c in shown), ("", "</details>"), changes=len(shown))
 
 
 def markdown_plan(reports: Sequence[PlanReport], limit: int = MARKDOWN_BUDGET) -> str:
