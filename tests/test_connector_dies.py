@@ -138,7 +138,7 @@ def test_apply_stops_within_seconds_when_the_connector_is_killed_and_the_rerun_c
     assert not re.search(r"(?m)^ *… update app-\d+ skipped", out), out  # not one line per change not started
     assert re.search(r"[\d,]+ changes skipped, not started: the connector stopped answering: app-\d+", out), out
     done = len(re.findall(r"(?m)^ *✓ updated app-", out))
-    assert done >= 200
+    assert done >= 200 - 4  # the server had written 200; up to --parallelism answers died with it
     assert f"{done} updated" in out
 
     on_disk = json.loads(data.read_text("utf-8"))

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from vaultsync import jsonsyntax
+from vaultsync.edcowned import edc_owned
 from vaultsync.errors import InputError, Problem
-from vaultsync.model import DesiredSecret, DesiredState, SourceKind, Target, canonical_json
+from vaultsync.model import DesiredSecret, DesiredState, GenerateSpec, Move, SourceKind, Target, canonical_json
 from vaultsync.notices import PlanWarning, newline_source
 from vaultsync.sources import Sources
 from vaultsync.sources.paths import outside_problem
@@ -38,7 +39,7 @@ MAX_JSON_DEPTH = 64
 # An alias travels percent-encoded in the URL path (as the client sends it); the connector's Jetty refuses
 # request heads over 8 KiB. Measured on EDC 0.15.1: 8054 ASCII characters still worked, 1342 x "é".
 MAX_ENCODED_ALIAS = 4096
-ENTRY_KEYS: tuple[SourceKind, ...] = ("value", "fromEnv", "fromFile", "json", "fromSops", "fromCommand")
+ENTRY_KEYS: tuple[SourceKind, ...] = ("value", "fromEnv", "fromFile", "json", "fromSops", "fromCommand", "generate")
 _SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _BLANK = re.compile(r"^\s*$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -254,7 +255,7 @@ _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 # when the schema's rules change, see _FAST_RULES) goes to jsonschema, so messages stay exactly its messages.
 _ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list, "errorMessage": dict}
 # sha256 of the schema's rules without annotations: update it together with the checks below.
-_FAST_RULES = "bcee72e47067fea2844c348794b904b754e95f58462aa2ec2d9bd47db638f024"
+_FAST_RULES = "cb3b869e4e81ff286d69d9ee3e31d317b8120f61970a867d4c23d5232d9b6be7"
 
 
 def _rules(node: Any) -> Any:
@@ -291,9 +292,9 @@ def _fast_checks() -> tuple[Any, ...] | None:
     )
 
 
-_ENTRY_FIELDS = frozenset((*ENTRY_KEYS, "description", "stripNewline"))
+_ENTRY_FIELDS = frozenset((*ENTRY_KEYS, "description", "protect", "stripNewline"))
 _NEWLINE_SOURCES = ("fromFile", "fromEnv")
-_TOP_KEYS = frozenset(("$schema", "version", "secrets", "target"))
+_TOP_KEYS = frozenset(("$schema", "version", "secrets", "target", "moved"))
 _TARGET_KEYS = frozenset(("url", "apiVersion", "apiKeyEnv"))
 
 
@@ -308,6 +309,8 @@ def _plain_entry(alias: str, entry: Any, checks: tuple[Any, ...]) -> bool:
         return False
     sources = [k for k in ENTRY_KEYS if k in entry]
     if len(sources) != 1 or not isinstance(entry.get("description", ""), str):
+        return False
+    if not isinstance(entry.get("protect", False), bool):
         return False
     if "stripNewline" in entry and (type(entry["stripNewline"]) is not bool or sources[0] not in _NEWLINE_SOURCES):
         return False
@@ -327,6 +330,8 @@ def _plain_top(doc: dict[str, Any], checks: tuple[Any, ...]) -> bool:
     """Whether the schema surely accepts everything outside ``secrets``."""
     url, key_env = checks[5:]
     if not doc.keys() <= _TOP_KEYS or type(doc.get("version")) is not int or doc["version"] != 1:
+        return False
+    if "moved" in doc:  # rare and short: jsonschema checks it
         return False
     if not isinstance(doc.get("$schema", ""), str):
         return False
@@ -413,9 +418,21 @@ def _resolve(
     """Turn one schema-valid entry into a DesiredSecret, or say why it cannot be."""
     if isinstance(entry, str):
         return DesiredSecret(alias, "value", entry), []
+    secret, problems = _resolve_source(alias, entry, base, env, sources, allow_outside_files)
+    if secret is not None and entry.get("protect") is True:
+        secret = replace(secret, protect=True)
+    return secret, problems
+
+
+def _resolve_source(
+    alias: str, entry: dict[str, Any], base: Path, env: Mapping[str, str], sources: Sources, allow_outside_files: bool
+) -> tuple[DesiredSecret | None, list[tuple[str, str]]]:
     description = entry.get("description")
     kind: SourceKind = next(k for k in ENTRY_KEYS if k in entry)
     ref = entry[kind]
+    if kind == "generate":  # no value until apply makes one (vaultsync/lifecycle/generate.py)
+        spec = GenerateSpec(int(ref["length"]), str(ref.get("charset", "alphanumeric")))
+        return DesiredSecret(alias, kind, "", description, generate=spec), []
     if kind == "value":
         return DesiredSecret(alias, kind, ref, description), []
     if kind == "json":
@@ -497,6 +514,10 @@ def parse_desired(
             continue
         if alias in broken_aliases:
             continue
+        owned = edc_owned(alias)
+        if owned is not None:
+            problems.append(Problem(f"{path}: secrets{describe_key(alias)}", owned))
+            continue
         encoded = len(quote(alias, safe=""))
         if encoded > MAX_ENCODED_ALIAS:
             problems.append(
@@ -517,7 +538,8 @@ def parse_desired(
         raise InputError(problems)
     raw_target = doc.get("target") or {}
     target = Target(raw_target.get("url"), raw_target.get("apiVersion"), raw_target.get("apiKeyEnv"))
-    return DesiredState(path=path, secrets=secrets, target=target, warnings=tuple(warnings))
+    moved = tuple(Move(m["from"], m["to"], f"{path}: moved[{i}]") for i, m in enumerate(doc.get("moved", [])))
+    return DesiredState(path=path, secrets=secrets, target=target, moved=moved, warnings=tuple(warnings))
 
 
 def _newline(alias: str, entry: Any, secret: DesiredSecret, warnings: list[PlanWarning]) -> DesiredSecret:
