@@ -36,6 +36,16 @@ step "vaultsync apply examples/connector.json --auto-approve"
 step "vaultsync plan examples/connector.json --detailed-exitcode   (expect: no changes, exit 0)"
 "$VS" plan examples/connector.json --detailed-exitcode
 
+step "an asset's data address names the OAuth2 secret (POST /v3/assets): plans show which assets use it"
+.venv/bin/python - <<'PY'
+import os, httpx
+body = {"@context": {"@vocab": "https://w3id.org/edc/v0.0.1/ns/"}, "@id": "provider-api", "properties": {},
+        "dataAddress": {"type": "HttpData", "baseUrl": "https://provider.example/api",
+                        "oauth2:clientSecretKey": "provider-oauth-client-secret"}}
+httpx.post(os.environ["EDC_MANAGEMENT_URL"] + "/v3/assets", json=body).raise_for_status()
+print("created asset provider-api")
+PY
+
 step "rotate the OAuth2 client secret, then plan and apply again (one PUT, nothing else)"
 export PROVIDER_OAUTH_CLIENT_SECRET="rotated-$PROVIDER_OAUTH_CLIENT_SECRET"
 "$VS" plan examples/connector.json

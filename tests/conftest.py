@@ -64,7 +64,7 @@ class Server:
 
         def logged(request: Request) -> tuple[int, Any]:
             status, doc = handle(request)
-            if request.method in ("POST", "PUT", "DELETE"):
+            if request.method in ("POST", "PUT", "DELETE") and not _is_assets(request.path):
                 self.alias_writes.append((request.method, _alias_of(request), status))
             return status, doc
 
@@ -76,7 +76,12 @@ class Server:
 
     @property
     def requests(self) -> list[tuple[str, str, int]]:
-        return self.server.requests
+        """The secrets API's request log (the assets queries made for references are in ``asset_requests``)."""
+        return [r for r in self.server.requests if not _is_assets(r[1])]
+
+    @property
+    def asset_requests(self) -> list[tuple[str, str, int]]:
+        return [r for r in self.server.requests if _is_assets(r[1])]
 
     def reset_log(self) -> None:
         self.server.requests.clear()
@@ -96,6 +101,11 @@ class Server:
     def secret_writes(self, reserved: tuple[str, ...] = ("vaultsync-state", "vaultsync-lock")) -> list[tuple[str, str]]:
         """(method, alias) of every write to a non-reserved alias (state and lock excluded), answered or refused."""
         return [(m, a) for m, a, _ in self.alias_writes if a not in reserved]
+
+
+def _is_assets(path: str) -> bool:
+    """The assets API (read for references): not a request to the secrets API."""
+    return "/assets" in path
 
 
 def _alias_of(request: Request) -> str:

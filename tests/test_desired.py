@@ -179,7 +179,9 @@ def test_entry_object_with_an_extra_key_beside_value_is_refused() -> None:
     "entry", [{"value": "x", "fromEnv": "X"}, {"description": "only a description"}], ids=["two", "none"]
 )
 def test_entry_object_needs_exactly_one_source(entry: dict[str, Any]) -> None:
-    assert "exactly one of value, fromEnv, fromFile, json, fromSops or fromCommand" in only_problem(doc({"a": entry}))
+    assert "exactly one of value, fromEnv, fromFile, json, fromSops, fromCommand or generate" in only_problem(
+        doc({"a": entry})
+    )
 
 
 @pytest.mark.parametrize("entry", ["", "   ", "\t\n", {"value": ""}, {"value": "  "}])

@@ -124,6 +124,7 @@ def test_a_plan_reuses_its_connections(tmp_path: Path, devserver: Server, monkey
         "--parallelism",
         "4",
         "-q",
+        "--no-references",
         env={"EDC_MANAGEMENT_URL": devserver.url, "EDC_API_VERSION": "v3"},
     )
     assert result.code == 0, result

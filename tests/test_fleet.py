@@ -214,29 +214,37 @@ def test_an_api_key_in_the_file_is_refused_with_a_pointer_to_apikeyenv(fleet: Fl
     ["{url}", "{url}/"],
     ids=["same", "trailing-slash"],
 )
-def test_two_files_for_the_same_connector_are_refused(fleet: Fleet, tmp_path: Path, spelling: str) -> None:
+def test_two_files_for_the_same_connector_are_merged(fleet: Fleet, tmp_path: Path, spelling: str) -> None:
+    """Lifecycle: files for one connector (however its URL is spelled) form one desired state, one state."""
     other = spelling.format(url=fleet.provider.url)
     twin = write_desired(tmp_path / "twin.json", {"other": "x"}, target={"url": other, "apiKeyEnv": "PROVIDER_API_KEY"})
-    result = run_cli("plan", str(fleet.provider_file), str(twin), env=KEYS)
-    assert result.code == 1
-    assert f"{twin} and {fleet.provider_file} target the same connector" in result.err
-    assert "their states would overwrite each other" in result.err
-    assert fleet.requests == 0
+    result = run_cli("plan", str(fleet.provider_file), str(twin), "--format", "json", env=KEYS)
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert [t["files"] for t in doc["targets"]] == [[str(fleet.provider_file), str(twin)]]
+    assert "other" in {c["alias"] for c in doc["changes"]}
+    assert fleet.consumer.requests == []
 
 
 def test_host_case_and_default_ports_are_the_same_connector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EDC_MANAGEMENT_URL", raising=False)
-    a = write_desired(tmp_path / "a.json", {"a": "x"}, target={"url": "https://edc.example.com/api/management"})
-    b = write_desired(tmp_path / "b.json", {"b": "x"}, target={"url": "https://EDC.example.com:443/api/management/"})
+    a = write_desired(
+        tmp_path / "a.json", {"a": "x"}, target={"url": "https://edc.example.com/api/management", "apiVersion": "v3"}
+    )
+    b = write_desired(
+        tmp_path / "b.json",
+        {"b": "x"},
+        target={"url": "https://EDC.example.com:443/api/management/", "apiVersion": "v4"},
+    )
     result = run_cli("plan", str(a), str(b))
-    assert result.code == 1
-    assert "target the same connector" in result.err
+    assert result.code == 1  # merged as one connector, so they must agree on the API version
+    assert "targets the same connector" in result.err and "another API version" in result.err
 
 
 def test_edc_management_url_overrides_every_file_so_a_fleet_is_refused_with_the_reason(fleet: Fleet) -> None:
     result = run_cli("plan", *fleet.files, env={**KEYS, "EDC_MANAGEMENT_URL": fleet.provider.url})
     assert result.code == 1
-    assert "target the same connector" in result.err
+    assert "targets the same connector" in result.err and "another API key" in result.err
     assert "EDC_MANAGEMENT_URL overrides every file's target.url" in result.err
     assert fleet.requests == 0
 

@@ -23,7 +23,8 @@ from vaultsync.statecodec import unpack
 KEY = "APIKEY-5b2e8d41-never-print"
 ENV_VALUE = CANARY + "-from-env"
 VERBOSE_LINE = re.compile(
-    r"^(GET|POST|PUT|DELETE) /api/management/v3/secrets(/[^\s]+)? (\d{3}|error: .+) \d+ ms( \(attempt \d+\))?$"
+    r"^(GET|POST|PUT|DELETE) /api/management/v3/(secrets(/[^\s]+)?|assets/request) "
+    r"(\d{3}|error: .+) \d+ ms( \(attempt \d+\))?$"
 )
 METHOD_FIRST = re.compile(r"^(GET|POST|PUT|DELETE) ")
 
@@ -247,6 +248,27 @@ def test_control_characters_in_a_url_path_are_escaped_in_the_error(world: World)
         assert result.code == 1  # the connector (like Jetty) refuses such a path: a clear error, no crash
         assert "HTTP 400" in result.err
 
+
+def test_references_warnings_and_init_show_no_value_nor_key(world: World) -> None:
+    world.apply()
+    ns = "https://w3id.org/edc/v0.0.1/ns/"
+    for asset_id, address in (
+        ("s3\u202eevil", {"type": "AmazonS3", "keyName": "plain"}),  # plain text where S3 JSON is needed: shape
+        ("orders\x1b[2J", {"type": "HttpData", "secretName": "from-env", "oauth2:clientSecretKey": "missing"}),
+    ):
+        body = {"@context": {"@vocab": ns}, "@id": asset_id, "properties": {}, "dataAddress": address}
+        world.server.api.assets.create("v3", json.dumps(body).encode(), ("POST", "", None))
+    for fmt in ("text", "json", "markdown"):
+        result = world.run("plan", str(world.file), "--format", fmt, "-v")
+        assert result.code == 0
+        assert "shape" in result.out and "missing" in result.out
+        assert not UNSAFE.search(result.both), fmt
+        assert_verbose_lines_are_method_path_status(result.err)
+    out = world.root / "starter.json"
+    result = world.run("init", "--out", str(out), "-v")
+    assert result.code == 0
+    assert_clean(out.read_text())
+    assert not UNSAFE.search(result.both + out.read_text())
 
 def test_refusals_of_a_tampered_plan_a_foreign_page_and_an_outside_file_leak_nothing(world: World) -> None:
     world.apply()

@@ -282,7 +282,8 @@ def test_the_installed_wheel_validates_and_plans_on_its_own(installed: Path, tmp
 
     with venv_devserver(installed, tmp_path) as url:
         env["EDC_MANAGEMENT_URL"] = url
-        doc = json.loads(run(bin_dir / "vaultsync", "plan", desired, "--format", "json", cwd=tmp_path, env=env))
+        # -q: run() joins stdout and stderr, where a first plan notes that no state exists yet.
+        doc = json.loads(run(bin_dir / "vaultsync", "plan", desired, "--format", "json", "-q", cwd=tmp_path, env=env))
     assert doc["tool"] == {"name": "vaultsync", "version": vaultsync.__version__}
     assert doc["summary"] == {"create": 2, "update": 0, "delete": 0, "conflict": 0, "unchanged": 0}
 

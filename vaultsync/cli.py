@@ -62,6 +62,37 @@ def alias_options(func: F) -> F:
     return func
 
 
+def lifecycle_options(func: F) -> F:
+    """--target / --exclude / --replace (plan and apply; a saved plan keeps them)."""
+    options = [
+        click.option(
+            "--target",
+            "targets",
+            multiple=True,
+            metavar="ALIAS",
+            help="Only plan/apply aliases matching this shell glob (repeatable; e.g. 'provider-*'). "
+            "Renames match by their new alias. The plan says it is partial.",
+        ),
+        click.option(
+            "--exclude",
+            "excludes",
+            multiple=True,
+            metavar="ALIAS",
+            help="Leave aliases matching this shell glob alone (repeatable; wins over --target).",
+        ),
+        click.option(
+            "--replace",
+            "replace",
+            multiple=True,
+            metavar="ALIAS",
+            help="Rewrite ALIAS even when unchanged; a generated secret gets a new random value (repeatable).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 allow_outside_files_option = click.option(
     "--allow-outside-files",
     is_flag=True,
@@ -77,7 +108,8 @@ def connection_options(func: F) -> F:
             "--api-key-file",
             metavar="PATH",
             type=click.Path(dir_okay=False),
-            help="File holding the X-Api-Key (one trailing newline stripped) [env EDC_API_KEY].",
+            help="File holding the API key sent as X-Api-Key (one trailing newline stripped); "
+            "or set EDC_API_KEY (the key itself, not a path).",
         ),
         click.option(
             "--api-version",
@@ -115,6 +147,33 @@ def connection_options(func: F) -> F:
     return alias_options(func)
 
 
+def reference_options(*, dangling: bool) -> Callable[[F], F]:
+    """Reading the connector's assets for the aliases they reference (see README, "References")."""
+
+    def decorate(func: F) -> F:
+        if dangling:
+            func = click.option(
+                "--allow-dangling",
+                is_flag=True,
+                help="Allow deleting secrets that assets still reference (they will break; warned about).",
+            )(func)
+        func = click.option(
+            "--assets-page-size",
+            type=click.IntRange(1, 100_000),
+            default=500,
+            show_default=True,
+            metavar="N",
+            help="Assets per assets/request page when reading references.",
+        )(func)
+        return click.option(
+            "--no-references",
+            is_flag=True,
+            help="Do not read the connector's assets for references to the secrets.",
+        )(func)
+
+    return decorate
+
+
 def _runtime(kw: dict[str, Any]) -> Runtime:
     from vaultsync.config import Flags
     from vaultsync.ops import Runtime
@@ -131,12 +190,18 @@ def _runtime(kw: dict[str, Any]) -> Runtime:
         state_file=kw.get("state_file"),
         state_alias=kw.get("state_alias", "vaultsync-state"),
         lock_alias=kw.get("lock_alias", "vaultsync-lock"),
+        references=not kw.get("no_references", False),
+        assets_page_size=kw.get("assets_page_size", 500),
+        allow_dangling=kw.get("allow_dangling", False),
         # Commands offering --allow-commands use values; the others (import, state...) never run programs.
         commands=("run" if kw["allow_commands"] else "refuse") if "allow_commands" in kw else "check",
         allow_outside_files=kw.get("allow_outside_files", False),
     )
     check_reserved(flags.state_alias, flags.lock_alias)
-    return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False))
+    from vaultsync.lifecycle.selection import make
+
+    selection = make(kw.get("targets", ()), kw.get("excludes", ()), kw.get("replace", ()))
+    return Runtime(flags, os.environ, _console(kw), verbose=kw.get("verbose", False), selection=selection)
 
 
 def check_reserved(state_alias: str, lock_alias: str) -> None:
@@ -177,7 +242,8 @@ def cli() -> None:
     would change (never the values), `apply` makes the minimal calls.
 
     \b
-    Connection: --url / EDC_MANAGEMENT_URL, --api-key-file / EDC_API_KEY,
+    Connection: --url / EDC_MANAGEMENT_URL,
+    --api-key-file PATH (a file holding the key) or EDC_API_KEY (the key itself),
     --api-version / EDC_API_VERSION (auto by default: probes v4, v3, v4beta once per run).
     Shell completion: eval "$(_VAULTSYNC_COMPLETE=bash_source vaultsync)"
     (zsh_source, fish_source for other shells).
@@ -185,15 +251,21 @@ def cli() -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--skip-env", is_flag=True, help="Do not require fromEnv variables to be set (for pre-commit hooks).")
 @allow_outside_files_option
 @alias_options
 @output_options
 def validate(files: tuple[str, ...], skip_env: bool, allow_outside_files: bool, **kw: Any) -> None:
-    """Check desired-state FILES: schema and references only, no network."""
+    """Check desired-state FILES (or directories of *.json files): schema and references only, no network.
+
+    Files for the same connector are checked together: an alias in two of them, and renames (moved).
+    """
     from vaultsync.desired import load_desired
     from vaultsync.errors import InputError, Problem
+    from vaultsync.lifecycle.files import connector_problems, expand
+    from vaultsync.model import DesiredState
+    from vaultsync.notices import warn_all
     from vaultsync.sources import Sources
 
     console = _console(kw)
@@ -202,7 +274,8 @@ def validate(files: tuple[str, ...], skip_env: bool, allow_outside_files: bool, 
     reserved = (kw["state_alias"], kw["lock_alias"])
     problems: list[Problem] = []
     sources = Sources.for_run(env, "check")  # validate never runs a program
-    for file in files:
+    states: list[DesiredState] = []
+    for file in expand(files):
         try:
             state = load_desired(
                 file,
@@ -214,7 +287,13 @@ def validate(files: tuple[str, ...], skip_env: bool, allow_outside_files: bool, 
         except InputError as exc:
             problems.extend(exc.problems)
             continue
-        console.result(f"{file}: valid ({len(state.secrets)} secret{'s' if len(state.secrets) != 1 else ''})")
+        states.append(state)
+    problems += connector_problems(states, env.get("EDC_MANAGEMENT_URL"), reserved)
+    for state in states:
+        if not any(p.where.startswith(f"{state.path}:") for p in problems):
+            n = len(state.secrets)
+            console.result(f"{state.path}: valid ({n} secret{'s' if n != 1 else ''})")
+            warn_all(console, state.path, state.warnings)
     if problems:
         raise InputError(problems)
 
@@ -227,7 +306,7 @@ class _AnyEnv(dict[str, str]):
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", metavar="PLANFILE", help="Save the plan for `vaultsync apply PLANFILE` (holds no values).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 2 with changes, 1 on error.")
@@ -238,6 +317,8 @@ class _AnyEnv(dict[str, str]):
     help="Record in the saved plan (--out) that it may delete more than 30% of the managed secrets (or all).",
 )
 @click.option("--show-unchanged", is_flag=True, help="List unchanged secrets too (text format).")
+@lifecycle_options
+@reference_options(dangling=True)
 @allow_commands_option
 @connection_options
 @output_options
@@ -251,11 +332,22 @@ def plan(
     show_unchanged: bool,
     **kw: Any,
 ) -> None:
-    """Show the changes apply would make to the vault, never the values."""
+    """Show the changes apply would make to the vault, never the values.
+
+    FILES may be directories (their *.json files); files for one connector are merged.
+
+    Also reads the connector's assets: each change shows the assets whose data
+    address names the alias, a delete of a referenced alias is refused (exit 1)
+    unless --allow-dangling, and dangling references and mis-shaped S3
+    credentials are warned about (--no-references skips all of it).
+    """
     from vaultsync import ops, render
+    from vaultsync.notices import warn_all
 
     rt = _runtime(kw)
     targets = ops.prepare(rt, files)
+    for t in targets:
+        warn_all(rt.console, t.desired.path, t.desired.warnings)
     reports = _run(ops.plan_files(rt, targets, adopt=adopt, out=out, allow_mass_delete=allow_mass_delete))
     if fmt == "json":
         rt.console.result(render.json_plan(reports))
@@ -263,6 +355,9 @@ def plan(
         rt.console.result(render.markdown_plan(reports))
     else:
         rt.console.result(render.text_plan(rt.console, reports, show_unchanged=show_unchanged))
+    refused = [reason for r in reports for reason in ops.reference_refusals(r)]
+    if refused:
+        raise UsageError("plan refused" + (", not saved" if out else "") + ":\n  " + "\n  ".join(refused))
     if out:
         rt.console.info(f"Saved the plan to {out}; apply exactly it with: vaultsync apply {out}")
     if detailed_exitcode and any(r.plan.has_changes for r in reports):
@@ -270,18 +365,21 @@ def plan(
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (required when stdin is not a terminal).")
 @click.option("--adopt", is_flag=True, help="Overwrite unmanaged secrets holding other values and manage them.")
 @click.option("--allow-mass-delete", is_flag=True, help="Allow deleting more than 30% of the managed secrets (or all).")
+@lifecycle_options
+@reference_options(dangling=True)
 @allow_commands_option
 @connection_options
 @output_options
 def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_delete: bool, **kw: Any) -> None:
-    """Make the vault match FILES (or carry out a saved PLANFILE)."""
+    """Make the vault match FILES (or directories of *.json files), or carry out a saved PLANFILE."""
     from pathlib import Path
 
     from vaultsync import ops, planfile, render
+    from vaultsync.notices import warn_all
 
     rt = _runtime(kw)
 
@@ -305,6 +403,11 @@ def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_de
                 "a saved plan is applied exactly as planned: --adopt belongs to the plan "
                 "(vaultsync plan FILE --adopt --out PLANFILE). Nothing was written."
             )
+        if rt.selection.partial or rt.selection.replace:
+            raise UsageError(
+                "a saved plan is applied exactly as planned: --target, --exclude and --replace belong to the "
+                "plan (vaultsync plan FILE --target ... --out PLANFILE), which keeps them. Nothing was written."
+            )
         result = _run(
             ops.apply_saved(
                 rt,
@@ -317,6 +420,8 @@ def apply(files: tuple[str, ...], auto_approve: bool, adopt: bool, allow_mass_de
         )
     else:
         targets = ops.prepare(rt, files)
+        for t in targets:
+            warn_all(rt.console, t.desired.path, t.desired.warnings)
         confirm = None
         if not auto_approve:
             if not sys.stdin.isatty():
@@ -393,7 +498,12 @@ def _prompt(rt: Runtime) -> Callable[[str], Any]:
 def import_(file: str, aliases: tuple[str, ...], **kw: Any) -> None:
     """Take existing vault secrets under management without changing them."""
     from vaultsync import ops
+    from vaultsync.edcowned import edc_owned
+    from vaultsync.text import printable
 
+    owned = [f"{printable(a)}: {edc_owned(a)}" for a in dict.fromkeys(aliases) if edc_owned(a)]
+    if owned:
+        raise UsageError("cannot import:\n  " + "\n  ".join(owned))
     rt = _runtime(kw)
     (target,) = ops.prepare(rt, [file])
     done = _run(ops.import_aliases(rt, target, list(dict.fromkeys(aliases))))
@@ -402,8 +512,9 @@ def import_(file: str, aliases: tuple[str, ...], **kw: Any) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@reference_options(dangling=False)
 @allow_commands_option
 @connection_options
 @output_options
@@ -411,7 +522,7 @@ def drift(files: tuple[str, ...], fmt: str, **kw: Any) -> None:
     """Read-only: detect changes made to managed secrets outside vaultsync.
 
     Exit 0 without drift, 2 with drift, 1 on error. Changes still pending in
-    the file are listed but are not drift.
+    the file are listed but are not drift. FILES may be directories (their *.json files).
     """
     from vaultsync import ops, render
 
@@ -424,6 +535,60 @@ def drift(files: tuple[str, ...], fmt: str, **kw: Any) -> None:
         rt.console.result("\n".join(render.text_drift(rt.console, *r) for r in results))
     if any(d for _, d, _ in results):
         raise SystemExit(2)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--out",
+    default="vaultsync.json",
+    show_default=True,
+    metavar="FILE",
+    help="Where to write the starter file (never overwritten).",
+)
+@click.option(
+    "--assets-page-size",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    metavar="N",
+    help="Assets per assets/request page.",
+)
+@connection_options
+@output_options
+def init(out: str, **kw: Any) -> None:
+    """Write a starter desired-state file from a running connector, never a value.
+
+    Every alias an asset's data address references that exists in the vault
+    becomes {"fromEnv": NAME} with a description naming the assets, plus a
+    target block. Set the variables to the current values and `vaultsync
+    apply` adopts the aliases without writing them.
+    """
+    from vaultsync import starter
+    from vaultsync.config import resolve
+    from vaultsync.model import Target
+    from vaultsync.text import printable
+
+    starter.refuse_existing(out)
+    rt = _runtime(kw)
+    conn = resolve(rt.flags, Target(), rt.env, "init")
+    for warning in conn.warnings:
+        rt.console.warn(warning)
+    made, reason = _run(starter.read_starter(rt, conn))
+    for why in made.skipped:
+        rt.console.warn(printable(f"left out {why}"))
+    starter.write_new(out, made.doc)
+    if reason is not None:
+        rt.console.warn(printable(f"references could not be read, so {out} is a skeleton: {reason}"))
+        rt.console.result(f"wrote {printable(out)}: a skeleton with no secrets (add them by hand)")
+        return
+    count = len(made.variables)
+    rt.console.result(f"wrote {printable(out)}: {count} secret{'s' if count != 1 else ''} referenced by assets")
+    if made.variables:
+        names = " ".join(sorted(made.variables))
+        rt.console.info(
+            f"Set {names} to the values the vault holds now, then `vaultsync plan {printable(out)}` shows "
+            "them adopted (no write); review the file and commit it."
+        )
 
 
 @cli.group(context_settings=CONTEXT)

@@ -305,6 +305,18 @@ class EdcClient:
             return False
         raise self._error("DELETE", url, response, expected="204 with no body")
 
+    async def post_json(self, path: str, body: dict[str, Any] | None) -> httpx.Response:
+        """POST ``body`` to ``{base}/{path}`` with the same retries and request log; the caller reads the answer.
+
+        For the management API's other resources (the assets query for references).
+        """
+        response, _ = await self._send("POST", f"{self.base_url}/{path.lstrip('/')}", body)
+        return response
+
+    def error_for(self, method: str, path: str, response: httpx.Response) -> ApiError:
+        """The error a person can act on for an unexpected answer to ``post_json``."""
+        return self._error(method, f"{self.base_url}/{path.lstrip('/')}", response)
+
     # -- plumbing --------------------------------------------------------------
 
     def _error(

@@ -31,6 +31,9 @@ class Flags:
     state_file: str | None = None
     state_alias: str = DEFAULT_STATE_ALIAS
     lock_alias: str = DEFAULT_LOCK_ALIAS
+    references: bool = True  # read the assets for references (--no-references: False)
+    assets_page_size: int = 500
+    allow_dangling: bool = False
     commands: CommandPolicy = "refuse"  # fromCommand: run (--allow-commands), refuse, or check only
     allow_outside_files: bool = False  # fromFile may read outside the desired-state file's folder tree
 

@@ -14,14 +14,18 @@ import math
 import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from vaultsync import jsonsyntax
+from vaultsync.edcowned import edc_owned
 from vaultsync.errors import InputError, Problem
-from vaultsync.model import DesiredSecret, DesiredState, SourceKind, Target, canonical_json
+from vaultsync.model import DesiredSecret, DesiredState, GenerateSpec, Move, SourceKind, Target, canonical_json
+from vaultsync.notices import PlanWarning, newline_source
 from vaultsync.sources import Sources
 from vaultsync.sources.paths import outside_problem
 from vaultsync.statecodec import is_reserved
@@ -35,7 +39,7 @@ MAX_JSON_DEPTH = 64
 # An alias travels percent-encoded in the URL path (as the client sends it); the connector's Jetty refuses
 # request heads over 8 KiB. Measured on EDC 0.15.1: 8054 ASCII characters still worked, 1342 x "é".
 MAX_ENCODED_ALIAS = 4096
-ENTRY_KEYS: tuple[SourceKind, ...] = ("value", "fromEnv", "fromFile", "json", "fromSops", "fromCommand")
+ENTRY_KEYS: tuple[SourceKind, ...] = ("value", "fromEnv", "fromFile", "json", "fromSops", "fromCommand", "generate")
 _SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _BLANK = re.compile(r"^\s*$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -126,7 +130,8 @@ def _parse(path: str, data: bytes) -> Any:
     try:
         doc = json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_Constant)
     except json.JSONDecodeError as exc:
-        raise InputError([Problem(f"{path}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")]) from None
+        problem = f"invalid JSON: {jsonsyntax.describe(exc, name=path)}"
+        raise InputError([Problem(f"{path}:{exc.lineno}:{exc.colno}", problem)]) from None
     except ValueError:  # an integer beyond Python's 4300-digit conversion limit
         huge = re.search(r"\d{4301,}", text)
         line, col = _line_col(data, len(text[: huge.start()].encode("utf-8"))) if huge else (1, 1)
@@ -214,6 +219,8 @@ def _schema_message(error: ValidationError) -> str:
     node: Any = error.schema
     custom = node.get("errorMessage", {}) if isinstance(node, dict) else {}
     message = custom.get(keyword)
+    if keyword == "type":  # e.g. "type:number": a number is no nested document, it only lacks quotes
+        message = custom.get(f"type:{_json_type(error.instance)}", message)
     if keyword == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(node.get("properties", {}))
         extra = sorted(k for k in error.instance if k not in allowed)
@@ -231,6 +238,14 @@ def _schema_message(error: ValidationError) -> str:
     return f"fails the schema's {json.dumps(keyword)} rule"
 
 
+def _json_type(instance: Any) -> str:
+    if isinstance(instance, bool):
+        return "boolean"
+    if isinstance(instance, int | float):
+        return "number"
+    return "null" if instance is None else type(instance).__name__
+
+
 # When one place breaks several rules, the first of these is the one worth reading.
 _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 
@@ -240,7 +255,7 @@ _KEYWORD_RANK = {"type": 0, "minLength": 1, "additionalProperties": 2, "not": 3}
 # when the schema's rules change, see _FAST_RULES) goes to jsonschema, so messages stay exactly its messages.
 _ANNOTATIONS = {"title": str, "description": str, "$comment": str, "examples": list, "errorMessage": dict}
 # sha256 of the schema's rules without annotations: update it together with the checks below.
-_FAST_RULES = "dca12ea423fd970218ff7892f7fd31e96243b6a11b69509b9f77b08628e811a3"
+_FAST_RULES = "cb3b869e4e81ff286d69d9ee3e31d317b8120f61970a867d4c23d5232d9b6be7"
 
 
 def _rules(node: Any) -> Any:
@@ -277,8 +292,9 @@ def _fast_checks() -> tuple[Any, ...] | None:
     )
 
 
-_ENTRY_FIELDS = frozenset((*ENTRY_KEYS, "description"))
-_TOP_KEYS = frozenset(("$schema", "version", "secrets", "target"))
+_ENTRY_FIELDS = frozenset((*ENTRY_KEYS, "description", "protect", "stripNewline"))
+_NEWLINE_SOURCES = ("fromFile", "fromEnv")
+_TOP_KEYS = frozenset(("$schema", "version", "secrets", "target", "moved"))
 _TARGET_KEYS = frozenset(("url", "apiVersion", "apiKeyEnv"))
 
 
@@ -293,6 +309,10 @@ def _plain_entry(alias: str, entry: Any, checks: tuple[Any, ...]) -> bool:
         return False
     sources = [k for k in ENTRY_KEYS if k in entry]
     if len(sources) != 1 or not isinstance(entry.get("description", ""), str):
+        return False
+    if not isinstance(entry.get("protect", False), bool):
+        return False
+    if "stripNewline" in entry and (type(entry["stripNewline"]) is not bool or sources[0] not in _NEWLINE_SOURCES):
         return False
     ref = entry[sources[0]]
     if sources[0] == "json":
@@ -310,6 +330,8 @@ def _plain_top(doc: dict[str, Any], checks: tuple[Any, ...]) -> bool:
     """Whether the schema surely accepts everything outside ``secrets``."""
     url, key_env = checks[5:]
     if not doc.keys() <= _TOP_KEYS or type(doc.get("version")) is not int or doc["version"] != 1:
+        return False
+    if "moved" in doc:  # rare and short: jsonschema checks it
         return False
     if not isinstance(doc.get("$schema", ""), str):
         return False
@@ -396,9 +418,21 @@ def _resolve(
     """Turn one schema-valid entry into a DesiredSecret, or say why it cannot be."""
     if isinstance(entry, str):
         return DesiredSecret(alias, "value", entry), []
+    secret, problems = _resolve_source(alias, entry, base, env, sources, allow_outside_files)
+    if secret is not None and entry.get("protect") is True:
+        secret = replace(secret, protect=True)
+    return secret, problems
+
+
+def _resolve_source(
+    alias: str, entry: dict[str, Any], base: Path, env: Mapping[str, str], sources: Sources, allow_outside_files: bool
+) -> tuple[DesiredSecret | None, list[tuple[str, str]]]:
     description = entry.get("description")
     kind: SourceKind = next(k for k in ENTRY_KEYS if k in entry)
     ref = entry[kind]
+    if kind == "generate":  # no value until apply makes one (vaultsync/lifecycle/generate.py)
+        spec = GenerateSpec(int(ref["length"]), str(ref.get("charset", "alphanumeric")))
+        return DesiredSecret(alias, kind, "", description, generate=spec), []
     if kind == "value":
         return DesiredSecret(alias, kind, ref, description), []
     if kind == "json":
@@ -467,6 +501,7 @@ def parse_desired(
     reserved_set = frozenset(reserved)
     base = base_dir if base_dir is not None else Path(path).resolve().parent
     secrets: dict[str, DesiredSecret] = {}
+    warnings: list[PlanWarning] = []
     for alias, entry in doc["secrets"].items():
         if is_reserved(alias, reserved_set):  # the state's shards (ALIAS-2, ...) too
             problems.append(
@@ -478,6 +513,10 @@ def parse_desired(
             )
             continue
         if alias in broken_aliases:
+            continue
+        owned = edc_owned(alias)
+        if owned is not None:
+            problems.append(Problem(f"{path}: secrets{describe_key(alias)}", owned))
             continue
         encoded = len(quote(alias, safe=""))
         if encoded > MAX_ENCODED_ALIAS:
@@ -494,12 +533,25 @@ def parse_desired(
         for field_name, message in issues:
             problems.append(Problem(f"{path}: secrets{describe_key(alias)}.{field_name}", message))
         if secret is not None:
-            secrets[alias] = secret
+            secrets[alias] = _newline(alias, entry, secret, warnings)
     if problems:
         raise InputError(problems)
     raw_target = doc.get("target") or {}
     target = Target(raw_target.get("url"), raw_target.get("apiVersion"), raw_target.get("apiKeyEnv"))
-    return DesiredState(path=path, secrets=secrets, target=target)
+    moved = tuple(Move(m["from"], m["to"], f"{path}: moved[{i}]") for i, m in enumerate(doc.get("moved", [])))
+    return DesiredState(path=path, secrets=secrets, target=target, moved=moved, warnings=tuple(warnings))
+
+
+def _newline(alias: str, entry: Any, secret: DesiredSecret, warnings: list[PlanWarning]) -> DesiredSecret:
+    """A file's or variable's trailing newline: stripped with ``"stripNewline": true``, else warned about."""
+    if secret.kind not in _NEWLINE_SOURCES:
+        return secret
+    place = f"secrets{describe_key(alias)}.{secret.kind}"
+    value, found = newline_source(
+        place, alias, secret.kind, entry[secret.kind], secret.value, entry.get("stripNewline")
+    )
+    warnings.extend(found)
+    return secret if value == secret.value else replace(secret, value=value)
 
 
 def load_desired(

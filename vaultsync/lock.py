@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import shlex
 import socket
 import uuid
 from dataclasses import asdict, dataclass
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 
 from vaultsync.client import EdcClient
 from vaultsync.errors import AlreadyExistsError, LockHeldError, VaultsyncError
+from vaultsync.model import DEFAULT_LOCK_ALIAS
 from vaultsync.text import printable
 
 # The id to give force-unlock when the lock alias holds something that is not a vaultsync lock.
@@ -68,14 +70,28 @@ async def acquire(client: EdcClient, alias: str, operation: str) -> LockInfo:
         await client.create(alias, info.encode())
     except AlreadyExistsError:
         raw = await client.get(alias)
-        holder = parse_lock(raw) if raw is not None else None
-        who = holder.describe() if holder else "an unknown holder (the lock alias holds something else)"
-        raise LockHeldError(
-            f"the vault is locked by {who}. If that run is gone, remove the lock with "
-            f"`vaultsync force-unlock {printable(holder.id) if holder else UNREADABLE} FILE` "
-            "(FILE: your desired-state file)"
-        ) from None
+        raise LockHeldError(refusal(alias, raw)) from None
     return info
+
+
+def refusal(alias: str, raw: str | None) -> str:
+    """Why apply cannot take the lock: always the lock alias and the command that releases it."""
+    flag = "" if alias == DEFAULT_LOCK_ALIAS else f" --lock-alias {printable(shlex.quote(alias))}"
+    name = printable(alias)
+    if raw is None:  # released between our POST and our GET
+        return f"the lock alias {name} was held a moment ago and is free now; run the command again"
+    holder = parse_lock(raw)
+    if holder is None:
+        return (
+            f"the vault is locked: the lock alias {name} holds data vaultsync did not write (another tool, or "
+            f"someone by hand, created a secret under that alias). If nothing else uses it, remove it with "
+            f"`vaultsync force-unlock {UNREADABLE} FILE{flag}` (FILE: your desired-state file), or give "
+            "vaultsync another lock alias with --lock-alias"
+        )
+    return (
+        f"the vault is locked by {holder.describe()} (lock alias {name}). If that run is gone, remove the lock "
+        f"with `vaultsync force-unlock {printable(holder.id)} FILE{flag}` (FILE: your desired-state file)"
+    )
 
 
 async def holder(client: EdcClient, alias: str) -> str | None:
@@ -84,7 +100,11 @@ async def holder(client: EdcClient, alias: str) -> str | None:
     if raw is None:
         return None
     held = parse_lock(raw)
-    return held.describe() if held else "an unknown holder"
+    return (
+        held.describe()
+        if held
+        else f"an unknown holder (the lock alias {printable(alias)} holds data vaultsync did not write)"
+    )
 
 
 async def release(client: EdcClient, alias: str, info: LockInfo) -> None:

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-SourceKind = Literal["value", "fromEnv", "fromFile", "json", "fromSops", "fromCommand"]
+from vaultsync.notices import PlanWarning
+
+SourceKind = Literal["value", "fromEnv", "fromFile", "json", "fromSops", "fromCommand", "generate"]
 
 DEFAULT_STATE_ALIAS = "vaultsync-state"
 DEFAULT_LOCK_ALIAS = "vaultsync-lock"
@@ -31,10 +33,34 @@ class DesiredSecret:
     value: str = field(repr=False)
     description: str | None = None
     structured: bool = False  # a JSON document from elsewhere (fromSops with "json": true)
+    # Lifecycle (see vaultsync/lifecycle): a generate entry has no value until apply makes one.
+    protect: bool = False
+    generate: GenerateSpec | None = None
 
     @property
     def is_json(self) -> bool:
         return self.kind == "json" or self.structured
+
+    @property
+    def is_generated(self) -> bool:
+        return self.generate is not None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateSpec:
+    """``{"generate": {"length": N, "charset": ...}}``: how apply makes a value (never stored anywhere else)."""
+
+    length: int
+    charset: str = "alphanumeric"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One ``moved`` entry: rename the managed alias ``source`` to ``dest`` without the value passing through git."""
+
+    source: str
+    dest: str
+    where: str = ""  # "FILE: moved[N]", for messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +79,11 @@ class DesiredState:
     path: str
     secrets: Mapping[str, DesiredSecret]
     target: Target = Target()
+    warnings: tuple[PlanWarning, ...] = ()  # e.g. a fromFile value ending with a newline
+    moved: tuple[Move, ...] = ()
+    # Every file merged into this state (several files for one connector); () means just ``path``.
+    files: tuple[str, ...] = ()
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return self.files or (self.path,)

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from vaultsync import assets, planfile
 from vaultsync import lock as vlock
-from vaultsync import planfile
 from vaultsync.breaker import StateNotRecorded, connector_gone
 from vaultsync.client import API_VERSIONS, ClientOptions, EdcClient, RequestEvent
 from vaultsync.config import Connection, Flags, resolve, verify_setting
@@ -25,9 +25,17 @@ from vaultsync.console import Console, Progress
 from vaultsync.desired import alias_problems, load_desired
 from vaultsync.engine import execute, read_values
 from vaultsync.errors import InputError, Interrupted, Problem, StalePlanError, UsageError, VaultsyncError
-from vaultsync.model import DesiredState
-from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, diff, unsafe_deletes
+from vaultsync.lifecycle import execute as lc_execute
+from vaultsync.lifecycle import files as lc_files
+from vaultsync.lifecycle import planning as lc_planning
+from vaultsync.lifecycle import record as lc_record
+from vaultsync.lifecycle.generate import comparable
+from vaultsync.lifecycle.selection import Selection, check_replace, unmatched
+from vaultsync.lost_state import StateFacts, state_notices
+from vaultsync.model import DesiredSecret, DesiredState
+from vaultsync.plan import Action, DeleteGuard, Outcome, Plan, unsafe_deletes
 from vaultsync.progress import ApplyProgress
+from vaultsync.references import Checked
 from vaultsync.render import PlanReport
 from vaultsync.sources import Sources
 from vaultsync.state import DriftItem, drift, fingerprint
@@ -47,6 +55,7 @@ class Runtime:
     verbose: bool = False
     transport: httpx.AsyncBaseTransport | None = None
     stop: asyncio.Event | None = field(default=None)
+    selection: Selection = field(default_factory=Selection)  # --target / --exclude / --replace
 
     def client(self, conn: Connection) -> EdcClient:
         options = ClientOptions(
@@ -107,38 +116,69 @@ def load_all(rt: Runtime, files: Sequence[str]) -> list[DesiredState]:
 
 
 def prepare(rt: Runtime, files: Sequence[str]) -> list[Target]:
-    """Validate every file and resolve every connection, all before the first request."""
-    if rt.flags.state_file and len(files) > 1:
-        raise UsageError("--state-file holds the state of one connector; give one desired-state file with it")
+    """Validate every file and resolve every connection, all before the first request.
+
+    Directories stand for their ``*.json`` files; files for the same connector are merged into one target.
+    """
     problems: list[Problem] = []
-    targets = []
-    for desired in load_all(rt, files):
+    groups: dict[str, list[tuple[DesiredState, Connection]]] = {}
+    for desired in load_all(rt, lc_files.expand(files)):
         try:
-            targets.append(Target(desired, resolve(rt.flags, desired.target, rt.env, desired.path)))
+            conn = resolve(rt.flags, desired.target, rt.env, desired.path)
         except InputError as exc:  # e.g. an unset apiKeyEnv: report every file's, not just the first
             problems.extend(exc.problems)
+            continue
+        groups.setdefault(_same_connector_key(conn.url), []).append((desired, conn))
+    targets = []
+    for group in groups.values():
+        try:
+            merged = lc_files.merge([d for d, _ in group])
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        problems.extend(lc_files.move_problems(merged, rt.flags.reserved))
+        disagreement = _disagreement(rt, group)
+        if disagreement:
+            problems.append(disagreement)
+        targets.append(Target(merged, _merged_connection(group)))
     if problems:
         raise InputError(problems)
-    seen: dict[str, str] = {}
+    if rt.flags.state_file and len(targets) > 1:
+        raise UsageError(f"--state-file holds the state of one connector; these files target {len(targets)} connectors")
+    check_replace(rt.selection, [t.desired for t in targets])
     for t in targets:
-        key = _same_connector_key(t.conn.url)
-        if key in seen:
+        for warning in t.conn.warnings:
+            rt.console.warn(warning)
+    return targets
+
+
+def _merged_connection(group: Sequence[tuple[DesiredState, Connection]]) -> Connection:
+    """The connection of merged files: the first file's, with the API version one of them names (if any)."""
+    conn = group[0][1]
+    named = [c.api_version for _, c in group if c.api_version != "auto"]
+    return replace(conn, api_version=named[0]) if named else conn
+
+
+def _disagreement(rt: Runtime, group: Sequence[tuple[DesiredState, Connection]]) -> Problem | None:
+    """Files merged for one connector must agree on how to talk to it."""
+    first, conn = group[0]
+    for desired, other in group[1:]:
+        versions = {other.api_version, conn.api_version} - {"auto"}  # "auto": the file does not say
+        what = "API version" if len(versions) > 1 else ""
+        what = what or ("API key" if other.api_key != conn.api_key else "")
+        if what:
             overridden = rt.flags.url or rt.env.get("EDC_MANAGEMENT_URL")
             why = (
                 " (--url or EDC_MANAGEMENT_URL overrides every file's target.url; unset it to use each file's own)"
                 if overridden
                 else ""
             )
-            raise UsageError(
-                f"{printable(t.desired.path)} and {printable(seen[key])} target the same connector "
-                f"({printable(t.conn.url)}){why}; their states would overwrite each other: "
-                "keep one desired-state file per connector"
+            return Problem(
+                printable(desired.path),
+                f"targets the same connector as {printable(first.path)} ({printable(conn.url)}){why}, so the two "
+                f"are merged, but with another {what}: give the files for one connector the same target",
             )
-        seen[key] = t.desired.path
-    for t in targets:
-        for warning in t.conn.warnings:
-            rt.console.warn(warning)
-    return targets
+    return None
 
 
 def _same_connector_key(url: str) -> str:
@@ -159,6 +199,8 @@ class Planned:
     observed: dict[str, str | None] = field(repr=False)  # the vault's values
     plan: Plan
     guard: str | None
+    selection: Selection = field(default_factory=Selection)
+    refs: Checked | None = None  # what the connector's assets say about the plan (None: not read)
 
     def report(self) -> PlanReport:
         return PlanReport(
@@ -167,30 +209,96 @@ class Planned:
             self.target.conn.api_version,
             self.plan,
             self.guard,
+            self.target.desired.paths,
+            self.selection,
+            self.refs,
+            warnings=self.target.desired.warnings,
         )
 
 
-async def plan_target(rt: Runtime, target: Target, client: EdcClient, *, adopt: bool) -> Planned:
+async def plan_target(
+    rt: Runtime, target: Target, client: EdcClient, *, adopt: bool, refuse_protected: bool = True
+) -> Planned:
     # The version the client detected ("auto") is the one the plan shows and a saved plan keeps.
     target = replace(target, conn=replace(target.conn, api_version=client.api_version))
     store = rt.store(client)
-    loaded = await store.load()
-    aliases = sorted(target.desired.secrets.keys() | loaded.record.managed.keys())
-    progress = rt.progress(f"reading {target.desired.path}", len(aliases))
+    loaded = await store.load()  # first: a connector that cannot be reached or trusted fails here, alone
+    aliases = lc_planning.aliases_to_read(target.desired, loaded.record, rt.selection)
+    for pattern in unmatched(rt.selection, target.desired.secrets.keys() | loaded.record.managed.keys()):
+        rt.console.warn(f"{printable(target.desired.path)}: --target {printable(pattern)!r} matches no alias")
+    references = assets.start(client, rt.flags.references, rt.flags.assets_page_size)  # beside the GETs
     try:
-        observed = await read_values(client, aliases, rt.flags.parallelism, progress, stop=rt.stop)
+        progress = rt.progress(f"reading {target.desired.path}", len(aliases))
+        try:
+            observed = await read_values(client, aliases, rt.flags.parallelism, progress, stop=rt.stop)
+        finally:
+            progress.close()
+        plan = lc_planning.plan(target.desired, observed, loaded.record, rt.selection, adopt=adopt)
+        _tell_about_state(rt, store, target, loaded, plan)
+        if refuse_protected:
+            _refuse_protected(target.desired.path, plan, loaded)
+        refs = await _check_references(rt, references, client, target, plan, observed)
     finally:
-        progress.close()
-    plan = diff(target.desired.secrets, observed, loaded.record.managed.keys(), adopt=adopt)
-    return Planned(target, loaded, observed, plan, unsafe_deletes(plan, DeleteGuard()))
+        await assets.cancel(references)
+    return Planned(target, loaded, observed, plan, unsafe_deletes(plan, DeleteGuard()), rt.selection, refs)
 
 
-def _next_managed(planned: Planned, outcomes: Sequence[Outcome]) -> dict[str, str]:
-    """The managed set after apply: exactly what succeeded, nothing that did not."""
+async def _check_references(
+    rt: Runtime,
+    task: asyncio.Task[assets.AssetIndex] | None,
+    client: EdcClient,
+    target: Target,
+    plan: Plan,
+    observed: Mapping[str, str | None],
+) -> Checked | None:
+    return await assets.finish(
+        task,
+        client,
+        plan=plan,
+        desired=target.desired.secrets,
+        observed=observed,
+        parallelism=rt.flags.parallelism,
+        allow_dangling=rt.flags.allow_dangling,
+        stop=rt.stop,
+    )
+
+
+def _tell_about_state(rt: Runtime, store: StateStore, target: Target, loaded: Loaded, plan: Plan) -> None:
+    """No state, or fewer managed secrets than the vault suggests: say so, since the plan looks normal."""
+    facts = StateFacts(
+        target.desired.path,
+        store.location,
+        loaded.record.exists,
+        len(loaded.record.managed),
+        loaded.key_in_vault,
+        store.path is not None,
+        store.alias,
+    )
+    for notice in state_notices(facts, plan):
+        (rt.console.warn if notice.warning else rt.console.info)(notice.text)
+
+
+def _refuse_protected(where: str, plan: Plan, loaded: Loaded) -> None:
+    found = lc_planning.protected_problems(plan, loaded.record)
+    if found:
+        raise VaultsyncError(lc_planning.protection_message(printable(where), found))
+
+
+def _next_managed(
+    planned: Planned,
+    outcomes: Sequence[Outcome],
+    secrets: Mapping[str, DesiredSecret] | None = None,
+    renamed: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The managed set after apply: exactly what succeeded, nothing that did not.
+
+    ``secrets``: the desired secrets with the values apply generated; ``renamed``: fingerprints of renamed aliases.
+    """
     key = planned.loaded.key
     managed = dict(planned.loaded.record.managed)
-    results = {o.alias: o for o in outcomes}
-    secrets = planned.target.desired.secrets
+    results = {o.alias: o for o in outcomes if o.action is not Action.MOVE}
+    secrets = planned.target.desired.secrets if secrets is None else secrets
+    lc_record.apply_moves(managed, planned.plan, outcomes, renamed or {})
     for change in planned.plan.changes:
         alias = change.alias
         if change.action in (Action.CREATE, Action.UPDATE):
@@ -261,9 +369,18 @@ async def locked(rt: Runtime, client: EdcClient, operation: str, file: str = "FI
                 rt.console.error(message)
 
 
+def _next_flags(planned: Planned, managed: Mapping[str, str]) -> lc_record.Flags:
+    return lc_record.next_flags(planned.loaded.record, managed, planned.target.desired.secrets, planned.plan)
+
+
 def _state_differs(planned: Planned, managed: Mapping[str, str]) -> bool:
-    """Whether ``managed`` must be written: it differs, or the fingerprint key is not stored yet."""
-    return dict(managed) != dict(planned.loaded.record.managed) or (not planned.loaded.key_in_vault and bool(managed))
+    """Whether ``managed`` must be written: it (or a flag) differs, or the fingerprint key is not stored yet."""
+    record = planned.loaded.record
+    return (
+        dict(managed) != dict(record.managed)
+        or _next_flags(planned, managed) != lc_record.flags_of(record)
+        or (not planned.loaded.key_in_vault and bool(managed))
+    )
 
 
 def _needs_apply(planned: Planned) -> bool:
@@ -276,13 +393,22 @@ async def _execute_and_record(
     rt: Runtime, planned: Planned, client: EdcClient, stop: asyncio.Event
 ) -> tuple[list[Outcome], bool]:
     """Make the writes, then record exactly what succeeded. Returns the outcomes and whether state was written."""
+    secrets = lc_execute.materialize(planned.target.desired.secrets, planned.plan)
+    store = rt.store(client)
+    renamed = await lc_execute.write_new_aliases(
+        client, planned.plan, secrets, planned.loaded.key, rt.flags.parallelism, stop=stop
+    )
+    if renamed.deletes:  # the new aliases are recorded before the old ones go: an interruption loses nothing
+        halfway = _next_managed(planned, renamed.outcomes, secrets, renamed.fingerprints)
+        await _record(planned, store, halfway, renamed.outcomes)
     writes = [c for c in planned.plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
+    writes += renamed.deletes
     progress = ApplyProgress(rt.console, f"applying {planned.target.desired.path}", len(writes))
     try:
         outcomes = await execute(
             client,
             writes,
-            planned.target.desired.secrets,
+            secrets,
             rt.flags.parallelism,
             stop=stop,
             progress=progress,
@@ -291,12 +417,19 @@ async def _execute_and_record(
     finally:
         progress.close()
     connector_gone(rt.console, client.breaker, client.base_url, outcomes)
-    managed = _next_managed(planned, outcomes)
+    outcomes = [*renamed.outcomes, *outcomes]
+    managed = _next_managed(planned, outcomes, secrets, renamed.fingerprints)
     if not _state_differs(planned, managed):
         return outcomes, False
-    store = rt.store(client)
+    await _record(planned, store, managed, outcomes)
+    return outcomes, True
+
+
+async def _record(planned: Planned, store: StateStore, managed: dict[str, str], outcomes: Sequence[Outcome]) -> None:
+    """Save the state after (some of) the writes; a failure says which writes were made."""
     try:
-        await store.save(planned.loaded, planned.loaded.record.with_managed(managed))
+        record = planned.loaded.record.with_managed(managed, *_next_flags(planned, managed))
+        await store.save(planned.loaded, record)
     except VaultsyncError as exc:
         # The writes happened; say which, since the outcome list is never printed after this.
         done = [printable(f"{o.action} {o.alias}") for o in outcomes if o.ok]
@@ -308,9 +441,8 @@ async def _execute_and_record(
             else "No secret was written; apply again."
         )
         raise StateNotRecorded(
-            f"the state could not be recorded in {store.location}: {exc}. {aftermath}", outcomes
+            f"the state could not be recorded in {store.location}: {exc}. {aftermath}", list(outcomes)
         ) from None
-    return outcomes, True
 
 
 @dataclass
@@ -360,6 +492,7 @@ def _refuse_unsafe(planned: Sequence[Planned], allow_mass_delete: Sequence[bool]
             )
         if p.guard and not allowed:
             reasons.append(f"{p.target.desired.path}: {p.guard}; pass --allow-mass-delete if that is intended")
+        reasons.extend(reference_refusals(p.report()))
     if reasons:
         raise UsageError("apply refused, nothing was written:\n  " + "\n  ".join(reasons))
 
@@ -403,6 +536,20 @@ async def apply_files(
 # -- saved plans -----------------------------------------------------------------------------
 
 
+def reference_refusals(report: PlanReport) -> list[str]:
+    """Why the plan must not run: it removes aliases that assets still reference (empty: it may)."""
+    if report.refs is None or not report.refs.refusals:
+        return []
+    broken = "; ".join(r.message() for r in report.refs.refusals[:10])
+    more = len(report.refs.refusals) - 10
+    return [
+        printable(
+            f"{report.file}: {broken}{f' and {more} more' if more > 0 else ''}. Point the assets at another "
+            "alias first, or pass --allow-dangling if that is intended"
+        )
+    ]
+
+
 def _fingerprints(key: bytes, values: Mapping[str, str | None]) -> dict[str, str | None]:
     return {a: (fingerprint(key, a, v) if v is not None else None) for a, v in values.items()}
 
@@ -426,7 +573,7 @@ async def plan_files(
                 inputs = _plan_inputs(rt, planned.target, adopt=adopt, allow_mass_delete=allow_mass_delete)
                 saved.append(_saved_target(planned, inputs))
                 keys.append(planned.loaded.key)
-    if out is not None:
+    if out is not None and not any(reference_refusals(r) for r in reports):  # a refused plan is not saved
         write_atomically(Path(out), planfile.encode(saved, keys))
     return reports
 
@@ -434,13 +581,15 @@ async def plan_files(
 def _plan_inputs(rt: Runtime, target: Target, *, adopt: bool, allow_mass_delete: bool) -> planfile.PlanInputs:
     """What ``plan --out`` records for ``apply PLANFILE`` to compute the same plan again."""
     return planfile.PlanInputs(
-        files=(planfile.record_path(target.desired.path),),
+        files=tuple(planfile.record_path(p) for p in target.desired.paths),
         api_version=target.conn.api_version,
         state_file=planfile.record_path(rt.flags.state_file) if rt.flags.state_file else None,
         state_alias=rt.flags.state_alias,
         lock_alias=rt.flags.lock_alias,
         adopt=adopt,
         allow_mass_delete=allow_mass_delete,
+        selection=rt.selection,
+        allow_dangling=rt.flags.allow_dangling,
     )
 
 
@@ -452,9 +601,14 @@ def _saved_target(planned: Planned, inputs: planfile.PlanInputs) -> planfile.Sav
         lineage=planned.loaded.record.lineage,
         serial=planned.loaded.record.serial,
         read=_fingerprints(key, planned.observed),
-        desired={a: fingerprint(key, a, s.value) for a, s in planned.target.desired.secrets.items()},
+        desired=_desired_fingerprints(key, planned.target.desired.secrets, planned.selection),
         plan=planned.plan,
     )
+
+
+def _desired_fingerprints(key: bytes, secrets: Mapping[str, DesiredSecret], selection: Selection) -> dict[str, str]:
+    """What a saved plan checks of the desired state: the selected aliases' values (a generate entry's recipe)."""
+    return {a: fingerprint(key, a, comparable(s)) for a, s in secrets.items() if selection.matches(a)}
 
 
 async def apply_saved(
@@ -472,7 +626,7 @@ async def apply_saved(
         stop = await stack.enter_async_context(stop_on_signals(rt))
         ready = []
         for saved, target, flags in prepared:
-            trt = Runtime(flags, rt.env, rt.console, rt.verbose, rt.transport, stop)
+            trt = Runtime(flags, rt.env, rt.console, rt.verbose, rt.transport, stop, saved.inputs.selection)
             client = await stack.enter_async_context(trt.client(target.conn))
             await _check_seal(trt, client, path, saved)
             await stack.enter_async_context(locked(trt, client, f"apply {path}", target.desired.path))
@@ -509,7 +663,9 @@ def _prepare_saved(
                 [Problem(printable(f), f"no such file (a saved plan's paths are relative to {where})") for f in missing]
             )
         try:
-            (target,) = prepare(Runtime(flags, rt.env, rt.console), saved.inputs.files)
+            (target,) = prepare(
+                Runtime(flags, rt.env, rt.console, selection=saved.inputs.selection), saved.inputs.files
+            )
         except UsageError as exc:
             if "no management API URL" not in str(exc):
                 raise
@@ -560,6 +716,7 @@ def _flags_for(flags: Flags, path: str, inputs: planfile.PlanInputs) -> Flags:
         state_alias=inputs.state_alias,
         lock_alias=inputs.lock_alias,
         api_version=inputs.api_version,
+        allow_dangling=flags.allow_dangling or inputs.allow_dangling,
     )
 
 
@@ -603,7 +760,7 @@ def _verify_saved(rt: Runtime, path: str, saved: planfile.SavedTarget, planned: 
             lineage=loaded.record.lineage,
             serial=loaded.record.serial,
             read_now=_fingerprints(loaded.key, planned.observed),
-            desired_now={a: fingerprint(loaded.key, a, s.value) for a, s in planned.target.desired.secrets.items()},
+            desired_now=_desired_fingerprints(loaded.key, planned.target.desired.secrets, saved.inputs.selection),
             plan_now=planned.plan,
         )
     if reasons:
@@ -625,7 +782,8 @@ async def drift_files(rt: Runtime, targets: Sequence[Target]) -> list[tuple[str,
     results = []
     for target in targets:
         async with rt.client(target.conn) as client:
-            planned = await plan_target(rt, target, client, adopt=False)
+            # Read-only: a pending delete of a protected alias is reported as pending, not refused.
+            planned = await plan_target(rt, target, client, adopt=False, refuse_protected=False)
             locked_by = await vlock.holder(client, rt.flags.lock_alias)
             if locked_by:
                 rt.console.warn(
@@ -644,6 +802,8 @@ async def drift_files(rt: Runtime, targets: Sequence[Target]) -> list[tuple[str,
                 planned.loaded.key, {a: v for a, v in planned.observed.items() if a in managed}
             )
             pending = {c.alias: str(c.action) for c in planned.plan.changes if c.is_change}
+            for warning in planned.refs.warnings if planned.refs else ():
+                rt.console.warn(printable(f"{target.desired.path}: {warning.message}"))
             drifted, waiting = drift(managed, observed_fps, pending)
             results.append((target.desired.path, drifted, waiting))
     return results

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from vaultsync.model import DesiredSecret
+from vaultsync.text import percent
 
 
 class Action(StrEnum):
@@ -22,9 +23,10 @@ class Action(StrEnum):
     DELETE = "delete"
     NOOP = "no-op"
     CONFLICT = "conflict"
+    MOVE = "move"
 
 
-CHANGING = frozenset({Action.CREATE, Action.UPDATE, Action.DELETE, Action.CONFLICT})
+CHANGING = frozenset({Action.CREATE, Action.UPDATE, Action.DELETE, Action.CONFLICT, Action.MOVE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +39,28 @@ class Change:
     adopt: bool = False
     forget: bool = False
     note: str = ""
+    # Lifecycle: the old alias of a move; a value apply generates; a move that writes the desired value;
+    # a move whose POST already happened (an interrupted apply) and whose old alias remains to delete.
+    source: str = ""
+    generated: bool = False
+    rewrite: bool = False
+    resume: bool = False
 
     def to_doc(self) -> dict[str, Any]:
         """The change as JSON (plan output, saved plans): alias, action and flags, never a value."""
         doc: dict[str, Any] = {"alias": self.alias, "action": str(self.action)}
+        if self.source:
+            doc["from"] = self.source
         if self.adopt:
             doc["adopt"] = True
         if self.forget:
             doc["forget"] = True
+        if self.generated:
+            doc["generated"] = True
+        if self.rewrite:
+            doc["rewrite"] = True
+        if self.resume:
+            doc["resume"] = True
         if self.note:
             doc["note"] = self.note
         return doc
@@ -71,13 +87,16 @@ class Plan:
     @property
     def summary(self) -> dict[str, int]:
         counts = Counter(c.action for c in self.changes)
-        return {
+        summary = {
             "create": counts[Action.CREATE],
             "update": counts[Action.UPDATE],
             "delete": counts[Action.DELETE],
             "conflict": counts[Action.CONFLICT],
             "unchanged": counts[Action.NOOP],
         }
+        if counts[Action.MOVE]:  # only when there are moves: documents without any keep their five counts
+            summary["move"] = counts[Action.MOVE]
+        return summary
 
     @property
     def has_changes(self) -> bool:
@@ -217,6 +236,6 @@ def unsafe_deletes(plan: Plan, guard: DeleteGuard = DeleteGuard()) -> str | None
     if managed >= guard.min_managed and deletes / managed > guard.max_fraction:
         return (
             f"this plan deletes {deletes} of {managed} managed secrets "
-            f"({deletes / managed:.0%}, above the {guard.max_fraction:.0%} threshold)"
+            f"({percent(deletes, managed)}, above the {guard.max_fraction:.0%} threshold)"
         )
     return None

@@ -23,13 +23,14 @@ import hmac
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from vaultsync import __version__
 from vaultsync.errors import InputError, Problem
+from vaultsync.lifecycle.selection import Selection
 from vaultsync.model import canonical_json
 from vaultsync.plan import Action, Change, Plan
 from vaultsync.state import fingerprint
@@ -59,6 +60,8 @@ class PlanInputs:
     lock_alias: str
     adopt: bool = False  # conflicts planned as updates (plan --adopt)
     allow_mass_delete: bool = False  # the reviewed plan may delete that much (plan --allow-mass-delete)
+    selection: Selection = field(default_factory=Selection)  # --target / --exclude / --replace as planned
+    allow_dangling: bool = False  # it may delete aliases that assets reference (plan --allow-dangling)
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -69,14 +72,16 @@ class PlanInputs:
             "lock_alias": self.lock_alias,
             "adopt": self.adopt,
             "allow_mass_delete": self.allow_mass_delete,
+            "selection": self.selection.to_doc(),
+            "allow_dangling": self.allow_dangling,
         }
 
     @staticmethod
     def from_doc(doc: Mapping[str, Any]) -> PlanInputs:
         """Raises KeyError, TypeError or ValueError on a malformed record (decode() reports it)."""
         files = doc["files"]
-        if not isinstance(files, list) or len(files) != 1:
-            # One desired-state file per connector in a plan made by this version.
+        if not isinstance(files, list) or not files:
+            # Several files for one connector are merged (vaultsync/lifecycle/files.py).
             raise ValueError("files")
         state_file = doc.get("state_file")
         if doc["api_version"] not in ("v3", "v4beta", "v4"):  # the version it was planned with, never "auto"
@@ -89,6 +94,8 @@ class PlanInputs:
             lock_alias=_text(doc["lock_alias"]),
             adopt=_flag(doc.get("adopt", False)),
             allow_mass_delete=_flag(doc.get("allow_mass_delete", False)),
+            selection=Selection.from_doc(doc.get("selection")),
+            allow_dangling=_flag(doc.get("allow_dangling", False)),
         )
 
 
@@ -190,6 +197,10 @@ def _change(doc: Mapping[str, Any]) -> Change:
         _flag(doc.get("adopt", False)),
         _flag(doc.get("forget", False)),
         _text(doc.get("note", "")),
+        source=_text(doc.get("from", "")),
+        generated=_flag(doc.get("generated", False)),
+        rewrite=_flag(doc.get("rewrite", False)),
+        resume=_flag(doc.get("resume", False)),
     )
 
 

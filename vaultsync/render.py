@@ -6,14 +6,19 @@ see a value (none reaches them: plans hold aliases and actions only).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vaultsync import __version__
 from vaultsync import outcomegroups as groups
 from vaultsync.console import Console
+from vaultsync.lifecycle.generate import GENERATED
+from vaultsync.lifecycle.selection import EVERYTHING, Selection
+from vaultsync.notices import PlanWarning
 from vaultsync.plan import Action, Change, Outcome, Plan
+from vaultsync.references import Checked
 from vaultsync.state import DriftItem
 from vaultsync.text import printable, printable_json
 
@@ -25,6 +30,7 @@ SYMBOLS = {
     Action.DELETE: ("-", "red"),
     Action.CONFLICT: ("!", "magenta"),
     Action.NOOP: ("=", "dim"),
+    Action.MOVE: (">", "cyan"),
 }
 
 
@@ -37,11 +43,23 @@ class PlanReport:
     api_version: str
     plan: Plan
     guard: str | None = None  # why the mass-deletion guard trips, if it does
+    files: tuple[str, ...] = ()  # every file merged for this connector (() : just ``file``)
+    selection: Selection = field(default_factory=Selection)  # --target / --exclude: a partial plan says so
+    refs: Checked | None = None  # references from the connector's assets (None: not read)
+    warnings: tuple[PlanWarning, ...] = ()  # about the input (a value ending with a newline), never a value
+
+
+def partial_note(selection: Selection) -> str:
+    return (
+        f"Partial plan: only aliases matching {selection.describe()}; "
+        "other secrets are neither shown, changed nor deleted."
+    )
 
 
 def summary_line(summary: dict[str, int], prefix: str = "Plan") -> str:
+    moves = f"{summary['move']} to move, " if summary.get("move") else ""
     return (
-        f"{prefix}: {summary['create']} to create, {summary['update']} to update, "
+        f"{prefix}: {summary['create']} to create, {summary['update']} to update, {moves}"
         f"{summary['delete']} to delete, {summary['unchanged']} unchanged."
     )
 
@@ -50,11 +68,15 @@ def total_summary(reports: Sequence[PlanReport]) -> dict[str, int]:
     total = {"create": 0, "update": 0, "delete": 0, "conflict": 0, "unchanged": 0}
     for report in reports:
         for key, value in report.plan.summary.items():
-            total[key] += value
+            total[key] = total.get(key, 0) + value
     return total
 
 
 def _value_text(change: Change) -> str:
+    if change.action is Action.MOVE:
+        return f"<- {printable(change.source)}"
+    if change.generated:
+        return f"= {GENERATED}" if change.action is Action.CREATE else f"{SENSITIVE} -> {GENERATED}"
     if change.action is Action.CREATE:
         return f"= {SENSITIVE}"
     if change.action in (Action.UPDATE, Action.CONFLICT):
@@ -90,7 +112,19 @@ def _banners(report: PlanReport) -> list[str]:
             f"{len(plan.conflicts)} conflict(s): unmanaged secrets hold other values. apply refuses the plan "
             "until they are imported (vaultsync import) or --adopt is given."
         )
+    if report.refs is not None:
+        notes.extend(f"REFUSED: {r.message()}; pass --allow-dangling if intended." for r in report.refs.refusals)
+        notes.extend(f"{w.kind}: {w.message}" for w in report.refs.warnings)
     return notes
+
+
+def _text_references(console: Console, report: PlanReport, change: Change) -> list[str]:
+    refs = report.refs.on(change.alias) if report.refs is not None else ()
+    if not refs:
+        return []
+    used = ", ".join(printable(r.describe()) for r in refs[:5])
+    more = f" and {len(refs) - 5} more" if len(refs) > 5 else ""
+    return [console.style(f"             used by {used}{more}", "cyan")]
 
 
 def text_plan(console: Console, reports: Sequence[PlanReport], *, show_unchanged: bool = False) -> str:
@@ -100,12 +134,18 @@ def text_plan(console: Console, reports: Sequence[PlanReport], *, show_unchanged
         lines.append(
             console.style(f"{printable(report.file)} -> {printable(report.url)} ({report.api_version})", "bold")
         )
-        shown = [c for c in plan.changes if c.is_change or c.adopt or c.forget or show_unchanged]
+        shown = [c for c in plan.changes if c.is_change or c.adopt or c.forget or c.note or show_unchanged]
         if not shown:
             lines.append("  No changes. The vault matches the desired state.")
-        lines.extend(_text_change(console, c) for c in shown)
+        for change in shown:
+            lines.append(_text_change(console, change))
+            lines.extend(_text_references(console, report, change))
         for banner in _banners(report):
-            lines.append(console.style(f"  Warning: {banner}", "red" if "DELETE" in banner else "yellow", "bold"))
+            lines.append(
+                console.style(f"  Warning: {printable(banner)}", "red" if "DELETE" in banner else "yellow", "bold")
+            )
+        if report.selection.partial:
+            lines.append(console.style(f"  {partial_note(report.selection)}", "yellow"))
         lines.append(summary_line(plan.summary))
         if plan.conflicts:
             lines.append(f"{len(plan.conflicts)} in conflict.")
@@ -117,8 +157,24 @@ def text_plan(console: Console, reports: Sequence[PlanReport], *, show_unchanged
     return "\n".join(lines).rstrip("\n")
 
 
-def _json_change(change: Change) -> dict[str, Any]:
-    return change.to_doc()
+def _json_change(change: Change, refs: Checked | None = None) -> dict[str, Any]:
+    doc = change.to_doc()
+    used = refs.on(change.alias) if refs is not None else ()
+    if used:  # only where assets name the alias: most changes have none
+        doc["references"] = [r.to_doc() for r in used]
+    return doc
+
+
+def _json_warnings(reports: Sequence[PlanReport]) -> list[dict[str, str | None]]:
+    refs = [w.to_doc() for r in reports if r.refs is not None for w in r.refs.warnings]
+    return refs + [w.to_doc() for r in reports for w in r.warnings]
+
+
+def _json_selection(selection: Selection) -> dict[str, Any]:
+    doc: dict[str, Any] = {"partial": selection.partial}
+    if selection.partial:
+        doc["selection"] = {"target": list(selection.targets), "exclude": list(selection.excludes)}
+    return doc
 
 
 def json_plan(reports: Sequence[PlanReport]) -> str:
@@ -126,16 +182,19 @@ def json_plan(reports: Sequence[PlanReport]) -> str:
     doc = {
         "format_version": "1",
         "tool": {"name": "vaultsync", "version": __version__},
-        "changes": [_json_change(c) for r in reports for c in r.plan.changes],
+        "changes": [_json_change(c, r.refs) for r in reports for c in r.plan.changes],
         "summary": total_summary(reports),
+        **_json_selection(reports[0].selection if reports else EVERYTHING),
+        "warnings": _json_warnings(reports),
         "targets": [
             {
                 "file": r.file,
+                "files": list(r.files or (r.file,)),
                 "url": r.url,
                 "api_version": r.api_version,
-                "changes": [_json_change(c) for c in r.plan.changes],
+                "changes": [_json_change(c, r.refs) for c in r.plan.changes],
                 "summary": r.plan.summary,
-                "warnings": _banners(r),
+                "warnings": _banners(r) + [w.message for w in r.warnings],
             }
             for r in reports
         ],
@@ -149,7 +208,7 @@ def json_plan(reports: Sequence[PlanReport]) -> str:
 # enough for the marker and footer a CI job typically wraps around the plan (examples/ci/).
 MARKDOWN_BUDGET = GITHUB_COMMENT_LIMIT - 1_535
 # Destructive and blocking changes first, so that a truncated comment still lists them.
-_MD_ORDER = {Action.DELETE: 0, Action.CONFLICT: 1, Action.UPDATE: 2, Action.CREATE: 3, Action.NOOP: 4}
+_MD_ORDER = {Action.DELETE: 0, Action.CONFLICT: 1, Action.MOVE: 2, Action.UPDATE: 3, Action.CREATE: 4, Action.NOOP: 5}
 
 
 def _md(text: str) -> str:
@@ -171,17 +230,24 @@ def _label(change: Change) -> str:
         return "adopt"
     if change.forget:
         return "forget"
-    return str(change.action) + (" (adopt)" if change.adopt else "")
+    label = str(change.action) + (" (adopt)" if change.adopt else "")
+    return label + (" (generated value)" if change.generated else "")
 
 
-def _md_row(change: Change) -> str:
+def _md_row(change: Change, refs: Checked | None = None) -> str:
     symbol, _ = SYMBOLS[change.action]
-    return f"| {symbol} | {_label(change)} | {_md(change.alias)} | {_md(change.note)} |"
+    note = _md(change.note)
+    used = refs.on(change.alias) if refs is not None else ()
+    if used:
+        more = f" and {len(used) - 5} more" if len(used) > 5 else ""
+        note += (" " if note else "") + "used by " + ", ".join(_md(r.describe()) for r in used[:5]) + more
+    return f"| {symbol} | {_label(change)} | {_md(change.alias)} | {note} |"
 
 
 def _md_counts(summary: dict[str, int]) -> str:
+    moves = f"{summary['move']} to move, " if summary.get("move") else ""
     text = (
-        f"{summary['create']} to create, {summary['update']} to update, "
+        f"{summary['create']} to create, {summary['update']} to update, {moves}"
         f"{summary['delete']} to delete, {summary['unchanged']} unchanged"
     )
     return text + (f", {summary['conflict']} in conflict" if summary["conflict"] else "")
@@ -204,6 +270,14 @@ def _md_alerts(reports: Sequence[PlanReport]) -> list[_Block]:
     caution: list[str] = []
     warning: list[str] = []
     for r in reports:
+        for refusal in r.refs.refusals if r.refs else ():
+            caution.append(f"> {where(r)}**Refused:** {_md(refusal.message())}; `--allow-dangling` allows it.")
+        for w in r.refs.warnings if r.refs else ():
+            warning.append(f"> {where(r)}**{w.kind}:** {_md(w.message)}")
+        for note in r.warnings[:10]:  # input warnings (newline): a few, then a count
+            warning.append(f"> {where(r)}**{note.kind}:** {_md(note.message)}")
+        if len(r.warnings) > 10:
+            warning.append(f"> {where(r)}and {len(r.warnings) - 10} more warnings (`plan --format json` lists them)")
         deletes = r.plan.count(Action.DELETE)
         if r.guard:
             caution.append(f"> {where(r)}**Mass deletion:** {r.guard}; apply refuses it without `--allow-mass-delete`.")
@@ -255,7 +329,7 @@ def _md_details(report: PlanReport) -> _Block:
     if not shown:
         return _Block(("", summary, ""), ("No changes. The vault matches the desired state.",), ("", "</details>"))
     opening = ("", summary, "", "| | action | alias | note |", "|---|---|---|---|")
-    return _Block(opening, tuple(_md_row(c) for c in shown), ("", "</details>"), changes=len(shown))
+    return _Block(opening, tuple(_md_row(c, report.refs) for c in shown), ("", "</details>"), changes=len(shown))
 
 
 def markdown_plan(reports: Sequence[PlanReport], limit: int = MARKDOWN_BUDGET) -> str:
@@ -268,6 +342,12 @@ def markdown_plan(reports: Sequence[PlanReport], limit: int = MARKDOWN_BUDGET) -
     total = total_summary(reports)
     noun = f" ({len(reports)} connectors)" if len(reports) > 1 else ""
     head = ["### vaultsync plan", "", f"**Plan{noun}: {_md_counts(total)}.**"]
+    if reports and reports[0].selection.partial:
+        head += [
+            "",
+            f"**Partial plan:** only aliases matching {_md(reports[0].selection.describe())}; "
+            "other secrets are neither shown, changed nor deleted.",
+        ]
     blocks = _md_alerts(reports)
     if len(reports) > 1:
         blocks.append(_md_connectors(reports))
@@ -315,7 +395,7 @@ def _md_truncated(head: list[str], blocks: list[_Block], footer: list[str], limi
 
 def text_outcomes(console: Console, outcomes: Sequence[Outcome], file: str) -> str:
     lines = []
-    verbs = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
+    verbs = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted", Action.MOVE: "moved"}
     for o in outcomes:
         if o.status == "done":
             extra = f" ({o.detail})" if o.detail else ""
@@ -327,12 +407,19 @@ def text_outcomes(console: Console, outcomes: Sequence[Outcome], file: str) -> s
     counts = {a: sum(1 for o in done if o.action is a) for a in verbs}
     summary = (
         f"Apply {'complete' if not failed and not skipped else 'INCOMPLETE'} ({printable(file)}): "
-        f"{counts[Action.CREATE]} created, {counts[Action.UPDATE]} updated, {counts[Action.DELETE]} deleted, "
+        f"{counts[Action.CREATE]} created, {counts[Action.UPDATE]} updated, "
+        + (f"{counts[Action.MOVE]} moved, " if counts[Action.MOVE] else "")
+        + f"{counts[Action.DELETE]} deleted, "
         f"{len(failed)} failed"
     )
     if skipped:
         summary += f", {len(skipped)} not started"
     lines.append(summary + ".")
+    if skipped:
+        lines.append(
+            "Running apply again converges: it plans afresh from what the vault holds now and makes only "
+            "the changes still needed."
+        )
     if failed:
         lines.append("Failed: " + groups.few(failed, 10))
     return "\n".join(lines)
@@ -352,7 +439,11 @@ def _grouped_lines(console: Console, failed: Sequence[Outcome], skipped: Sequenc
         if len(group) == 1:
             lines.append(f"  {dots} {group[0].action} {printable(group[0].alias)} skipped: {printable(cause)}")
         else:
-            lines.append(f"  {dots} {groups.changes(len(group))} skipped, {printable(cause)}: {groups.few(group)}")
+            # Counts by action too: an interrupted apply may leave thousands of every kind.
+            counts = ", ".join(f"{n} {action}" for action, n in Counter(str(o.action) for o in group).items())
+            lines.append(
+                f"  {dots} {groups.changes(len(group))} skipped, {printable(cause)}: {groups.few(group, 5)} ({counts})"
+            )
     return lines
 
 

@@ -24,3 +24,18 @@ def printable_json(doc: Any) -> str:
     """``doc`` as indented JSON that stays readable (non-ASCII kept) yet cannot drive a terminal."""
     text = json.dumps(doc, indent=2, ensure_ascii=False)
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def percent(part: int, whole: int) -> str:
+    """``part`` of ``whole`` as a percentage that never reads 100% or 0% unless it is exactly that.
+
+    Plain rounding turns 3000 of 3005 into "100%", which a reviewer of a mass deletion reads as "all".
+    """
+    if whole <= 0 or part in (0, whole):
+        return "100%" if whole > 0 and part == whole else "0%"
+    share = 100 * part / whole
+    for decimals in range(6):
+        shown = f"{share:.{decimals}f}"
+        if float(shown) not in (0.0, 100.0):
+            return f"{shown}%"
+    return f"{share:.6g}%"

@@ -16,7 +16,8 @@ real sockets.
 
 The parts: ``app`` (HTTP handler, server, ``serve``), ``api`` (routing through the stack's layers),
 ``secrets`` (the v3/v4 body rules and operations), ``store`` (the vault, ``--data``), ``errors`` (EDC's
-error arrays, Jetty's pages), ``faults`` (injected failures), ``vocab`` (namespaces and contexts).
+error arrays, Jetty's pages), ``faults`` (injected failures), ``vocab`` (namespaces and contexts),
+``assets`` (the assets API read for references: create, get, delete, the paged query).
 """
 
 from __future__ import annotations

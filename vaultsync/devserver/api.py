@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from vaultsync.devserver import secrets
+from vaultsync.devserver.assets import AssetsApi
 from vaultsync.devserver.errors import Response, edc_error, jetty_error, path_problem
 from vaultsync.devserver.store import Vault
 from vaultsync.devserver.vocab import BASE_PATH
@@ -26,12 +27,15 @@ class SecretsApi:
     def __init__(self, vault: Vault, api_key: str | None) -> None:
         self.vault = vault
         self.api_key = api_key
+        self.assets = AssetsApi()
 
     def handle(self, request: Request) -> Response:
         """Answer in the real stack's order: Jetty's path checks, resource matching, auth, then the body."""
         problem = path_problem(request.path, request.method)
         if problem is not None:
             return 400, problem
+        if self.assets.serves(request.path):
+            return self.assets.handle(request, self.api_key)
         method = request.method
         url = f"http://{request.headers.get('host', 'localhost')}{request.path}"
         accept = request.headers.get("accept")
