@@ -37,7 +37,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	PATH="$$(bash .ci/sops-tools.sh)$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## edc-up / edc-down: a real EDC connector (built from Maven Central) on loopback
+## edc-up / edc-down: a real EDC connector (Maven Central + the secrets-API jars in ../shared/edc) on loopback
 edc-up: $(STAMP)
 	@$(BIN)/python tests/edc/runtime.py up
 

@@ -51,7 +51,7 @@ class _Forward(BaseHTTPRequestHandler):
         alias = unquote(self.path.rsplit("/secrets/", 1)[1]) if "/secrets/" in self.path else ""
         if not alias and body:
             alias = str(json.loads(body).get("@id", ""))
-        if self.command != "GET":
+        if self.command != "GET" and "/secrets" in self.path:  # not the assets query (references)
             self.server.writes.append((self.command, alias))
         if self.server.fail == (self.command, alias):
             self.server.fail = None
