@@ -85,14 +85,15 @@ def sequential(url: str, secrets: dict[str, str], method: str) -> int:
 
 def engine(desired_file: str, parallelism: int) -> tuple[int, float]:
     """vaultsync's plan in-process: (requests, seconds) without start-up and validation."""
-    from vaultsync import ops
+    from vaultsync.commands.planning import plan_files
+    from vaultsync.commands.runtime import Runtime, prepare
     from vaultsync.config import Flags
     from vaultsync.console import Console
 
-    rt = ops.Runtime(Flags(parallelism=parallelism), os.environ, Console(quiet=True))
-    targets = ops.prepare(rt, [desired_file])
+    rt = Runtime(Flags(parallelism=parallelism), os.environ, Console(quiet=True))
+    targets = prepare(rt, [desired_file])
     started = time.perf_counter()
-    reports = asyncio.run(ops.plan_files(rt, targets, adopt=False, out=None))
+    reports = asyncio.run(plan_files(rt, targets, adopt=False, out=None))
     return sum(len(r.plan.changes) for r in reports) + 1, time.perf_counter() - started  # + the state read
 
 

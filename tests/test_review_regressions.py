@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from conftest import CANARY, run_cli, write_desired
 
+from vaultsync.commands.planning import Planned
+from vaultsync.commands.runtime import Runtime, Target
 from vaultsync.config import Connection, Flags
 from vaultsync.console import Console
 from vaultsync.model import DesiredState
-from vaultsync.ops import Planned, Runtime, Target
 from vaultsync.plan import Plan
 from vaultsync.state import StateRecord, StoredState
 from vaultsync.statestore import Loaded

@@ -19,8 +19,8 @@ from vaultsync.references import Reference, describe
 from vaultsync.text import printable_json
 
 if TYPE_CHECKING:
+    from vaultsync.commands.runtime import Runtime
     from vaultsync.config import Connection
-    from vaultsync.ops import Runtime
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
 
