@@ -145,7 +145,9 @@ def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout
     result = subprocess.run(
         [str(a) for a in args],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        # As from a user's shell: under `make test` the parent make's variables would make a nested make print
+        # "Entering directory" lines that `make demo` never prints for a user.
+        env={k: v for k, v in {**os.environ, **(env or {})}.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")},
         capture_output=True,
         text=True,
         timeout=timeout,
