@@ -20,12 +20,15 @@ if TYPE_CHECKING:
 class PlanWarning:
     """One entry of the JSON plan's ``warnings`` list: ``{kind, alias, asset, property, message}``.
 
+    The one record for warnings about the input (``newline``) and about asset references
+    (``dangling``, ``shape``, ``unchecked``), so that both print the same JSON shape.
     ``asset`` and ``property`` name an asset that references the alias (None when the warning is
-    about the alias alone, as ``newline`` is).
+    about the alias alone, as ``newline`` is); ``alias`` is None when no alias is concerned
+    (``unchecked``: the assets could not be read).
     """
 
     kind: str
-    alias: str
+    alias: str | None
     message: str
     asset: str | None = None
     property: str | None = None
@@ -82,6 +85,6 @@ def warn_all(console: Console, path: str, warnings: Sequence[PlanWarning], limit
         kinds = ", ".join(sorted({w.kind for w in rest}))
         console.warn(
             f"{printable(path)}: {len(rest)} more warnings ({kinds}) for "
-            f"{', '.join(printable(w.alias) for w in rest[:5])}{' and others' if len(rest) > 5 else ''}; "
+            f"{', '.join(printable(w.alias or '') for w in rest[:5])}{' and others' if len(rest) > 5 else ''}; "
             "plan --format json lists them all"
         )

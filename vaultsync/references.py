@@ -14,17 +14,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from vaultsync.model import DesiredSecret
+from vaultsync.notices import PlanWarning
 from vaultsync.plan import Action, Change, Plan
 
 EDC_NS = "https://w3id.org/edc/v0.0.1/ns/"
 REFERENCE_PROPERTIES = ("keyName", "secretName", "oauth2:clientSecretKey", "oauth2:privateKeyName")
 S3_TYPE = "AmazonS3"
 S3_FIELDS = ("accessKeyId", "secretAccessKey")
-
-WarningKind = Literal["dangling", "shape", "unchecked"]
 
 # The one place that says which changes take an alias out of the vault, and which alias: a delete takes its
 # own. When moves exist, their ``from`` is added here and is refused and warned about like a delete.
@@ -47,26 +46,6 @@ class Reference:
 
     def describe(self) -> str:
         return f"asset {self.asset} ({self.property})"
-
-
-@dataclass(frozen=True, slots=True)
-class RefWarning:
-    """A warning about references; never changes the exit code. Holds no value."""
-
-    kind: WarningKind
-    message: str
-    alias: str | None = None
-    asset: str | None = None
-    property: str | None = None
-
-    def to_doc(self) -> dict[str, str | None]:
-        return {
-            "kind": self.kind,
-            "alias": self.alias,
-            "asset": self.asset,
-            "property": self.property,
-            "message": self.message,
-        }
 
 
 Index = Mapping[str, tuple[Reference, ...]]
@@ -153,7 +132,7 @@ class Checked:
 
     index: Index
     refusals: tuple[Refusal, ...] = ()
-    warnings: tuple[RefWarning, ...] = ()
+    warnings: tuple[PlanWarning, ...] = ()
     read: bool = True  # False: the assets could not be read (one "unchecked" warning says why)
 
     def on(self, alias: str) -> tuple[Reference, ...]:
@@ -202,17 +181,17 @@ def check(
     )
     gone = {alias for alias, _ in removed}
     after = (set(present) - gone) | set(desired)
-    warnings: list[RefWarning] = []
+    warnings: list[PlanWarning] = []
     for alias in sorted(index):
         refs = index[alias]
         if alias not in after:
             why = "the plan removes it" if alias in gone else "it is not in the vault"
             warnings.extend(
-                RefWarning(
+                PlanWarning(
                     "dangling",
+                    alias,
                     f"{ref.describe()} names {alias}, which will not exist after the apply ({why}): "
                     "transfers of that asset will fail",
-                    alias,
                     ref.asset,
                     ref.property,
                 )
@@ -224,12 +203,12 @@ def check(
         for ref in refs:
             if ref.property == "keyName" and ref.address_type == S3_TYPE and not _s3_shape_ok(wanted.value):
                 warnings.append(
-                    RefWarning(
+                    PlanWarning(
                         "shape",
+                        alias,
                         f"{ref.describe()} is an AmazonS3 address, so {alias} must hold a JSON document with "
                         'string "accessKeyId" and "secretAccessKey" (write {"json": {...}} in the file); '
                         "its desired value is not one, and the connector would fail the transfer",
-                        alias,
                         ref.asset,
                         ref.property,
                     )
@@ -242,6 +221,6 @@ def unchecked(reason: str) -> Checked:
     return Checked(
         {},
         (),
-        (RefWarning("unchecked", f"references from assets were not checked: {reason}"),),
+        (PlanWarning("unchecked", None, f"references from assets were not checked: {reason}"),),
         read=False,
     )
