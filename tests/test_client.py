@@ -11,7 +11,8 @@ import httpx
 import pytest
 from conftest import CANARY
 
-from vaultsync.client import EDC_NS, V4_CONTEXT, ClientOptions, EdcClient
+from vaultsync.bodies import EDC_NS, V4_CONTEXT
+from vaultsync.client import ClientOptions, EdcClient
 from vaultsync.errors import AlreadyExistsError, ApiError, AuthError, NotFoundError
 
 BASE = "http://edc.test:8181/api/management"

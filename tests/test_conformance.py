@@ -22,9 +22,10 @@ import httpx
 import pytest
 from edc_fixtures import ALIAS_SAMPLES, LONG_ALIASES, Connectors, edc_versions, http_client, runtime
 
-from vaultsync.client import NOT_SERVED, ClientOptions, EdcClient
+from vaultsync.client import ClientOptions, EdcClient
 from vaultsync.devserver import DevServer
 from vaultsync.errors import ApiError, NotFoundError
+from vaultsync.responses import NOT_SERVED
 
 pytest_plugins = ("edc_fixtures",)
 

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from vaultsync.client import MAX_BACKOFF, MAX_RETRY_AFTER, ClientOptions, EdcClient, RequestEvent
+from vaultsync.client import ClientOptions, EdcClient, RequestEvent
 from vaultsync.errors import AlreadyExistsError, ApiError, NotFoundError, TransportError
+from vaultsync.retries import MAX_BACKOFF, MAX_RETRY_AFTER
 
 BASE = "http://edc.test:8181/api/management"
 KEY = "KEY-3c1d9a7e-never-print"

@@ -16,7 +16,8 @@ from urllib.parse import quote
 
 import httpx
 
-from vaultsync.client import EDC_NS, V4_CONTEXT, EdcClient
+from vaultsync.bodies import EDC_NS, V4_CONTEXT
+from vaultsync.client import EdcClient
 from vaultsync.desired import MAX_ENCODED_ALIAS
 from vaultsync.engine import read_values
 from vaultsync.errors import VaultsyncError

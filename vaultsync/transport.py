@@ -30,6 +30,9 @@ from typing import Any, TypeVar
 import h11
 import httpx
 
+from vaultsync.errors import UsageError
+from vaultsync.text import printable
+
 T = TypeVar("T")
 READ_SIZE = 64 * 1024
 MAX_HEAD = 100 * 1024  # the largest response head accepted (httpcore's limit too)
@@ -258,3 +261,34 @@ class LeanAsyncClient(httpx.AsyncClient):
     @cookies.setter
     def cookies(self, cookies: httpx._types.CookieTypes) -> None:
         self._jar = _Cookies(cookies)
+
+
+def tls_context(ca_bundle: str) -> ssl.SSLContext:
+    """A verifying TLS context trusting the CA certificates in ``ca_bundle`` (PEM).
+
+    httpx 0.28 deprecates ``verify=<path>``; an SSLContext is the supported way,
+    and building it here turns a bad bundle into a clear error before any request.
+    """
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except ssl.SSLError as exc:
+        reason = exc.reason or "unreadable"
+        raise UsageError(
+            f"--ca-bundle {printable(ca_bundle)}: not a PEM file of CA certificates ({printable(str(reason))})"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"--ca-bundle {printable(ca_bundle)}: cannot read: {exc.strerror or exc}") from None
+
+
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
+
+
+def default_transport(parallelism: int, verify: bool | ssl.SSLContext) -> httpx.AsyncBaseTransport | None:
+    """One keep-alive connection per request in flight, taken and given back in O(1) (``ReusingTransport``).
+
+    httpx honours HTTP(S)_PROXY / NO_PROXY only with its own transport, so behind a proxy
+    (None here) the client keeps httpx's pool: correctness over a few percent of CPU.
+    """
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return None
+    return ReusingTransport(parallelism, verify)

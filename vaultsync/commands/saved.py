@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from vaultsync import planfile
-from vaultsync.client import API_VERSIONS, EdcClient
+from vaultsync.bodies import API_VERSIONS
+from vaultsync.client import EdcClient
 from vaultsync.commands.applying import ApplyResult, apply_each, refuse_unsafe
 from vaultsync.commands.planning import Planned, desired_fingerprints, fingerprints, plan_target
 from vaultsync.commands.runtime import Runtime, Target, locked, prepare, same_connector_key, stop_on_signals

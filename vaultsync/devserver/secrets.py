@@ -99,6 +99,20 @@ def read_id(doc: dict[str, Any]) -> tuple[str | None, Response | None]:
     return raw, None
 
 
+def read_secret(version: str, body: bytes, where: Where) -> tuple[tuple[str, str] | None, Response | None]:
+    """The ``@id`` and value of a POST or PUT body, or EDC's answer to the first problem (body, then id, then value)."""
+    doc, problem = parse(version, body, where)
+    if problem or doc is None:
+        return None, problem or (400, None)
+    alias, problem = read_id(doc)
+    if problem or alias is None:
+        return None, problem or (400, None)
+    value, problem = read_value(version, doc, where)
+    if problem or value is None:
+        return None, problem or (400, None)
+    return (alias, value), None
+
+
 def response_context(version: str) -> Any:
     return V3_RESPONSE_CONTEXT if version == "v3" else [V4_CONTEXT]
 
@@ -109,15 +123,10 @@ def response_context(version: str) -> Any:
 def create(
     vault: Vault, version: str, body: bytes, where: tuple[str, str, str | None] = ("POST", "", None)
 ) -> Response:
-    doc, problem = parse(version, body, where)
-    if problem or doc is None:
+    secret, problem = read_secret(version, body, where)
+    if secret is None:
         return problem or (400, None)
-    alias, problem = read_id(doc)
-    if problem or alias is None:
-        return problem or (400, None)
-    value, problem = read_value(version, doc, where)
-    if problem or value is None:
-        return problem or (400, None)
+    alias, value = secret
     with vault.lock:
         if alias in vault.secrets:
             return 409, edc_error(f"Secret {alias} already exist", "ObjectConflict")
@@ -132,15 +141,10 @@ def create(
 
 
 def update(vault: Vault, version: str, body: bytes, where: Where = ("PUT", "", None)) -> Response:
-    doc, problem = parse(version, body, where)
-    if problem or doc is None:
+    secret, problem = read_secret(version, body, where)
+    if secret is None:
         return problem or (400, None)
-    alias, problem = read_id(doc)
-    if problem or alias is None:
-        return problem or (400, None)
-    value, problem = read_value(version, doc, where)
-    if problem or value is None:
-        return problem or (400, None)
+    alias, value = secret
     with vault.lock:
         if alias not in vault.secrets:
             return 404, edc_error(f"Object of type Secret with ID={alias} was not found", "ObjectNotFound")
