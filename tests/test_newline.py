@@ -16,6 +16,7 @@ from conftest import CANARY, Server, run_cli, write_desired
 from jsonschema import Draft202012Validator
 
 from vaultsync import desired
+from vaultsync.desired import schema_check
 from vaultsync.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,7 +221,7 @@ def test_the_fast_path_agrees_with_the_schema_on_strip_newline(
     def problems(fast: bool) -> list[str]:
         with monkeypatch.context() as m:
             if not fast:
-                m.setattr(desired, "_fast_checks", lambda: None)
+                m.setattr(schema_check, "_fast_checks", lambda: None)
             try:
                 state = desired.parse_desired(
                     "f.json", data, env={"SET": "x"}, reserved=("vaultsync-state",), base_dir=tmp_path

@@ -54,7 +54,8 @@ def test_validate_of_a_large_plain_file_loads_no_heavy_module_nor_jsonschema(tmp
     code, output, modules = run_fresh("validate", str(file), cwd=tmp_path)
     assert code == 0, output
     assert "valid (2000 secrets)" in output
-    # Plain entries are checked without jsonschema (see desired._plain_entry); it loads only for doubtful ones.
+    # Plain entries are checked without jsonschema (see desired.schema_check._plain_entry): it loads only for
+    # doubtful ones.
     assert [m for m in (*HEAVY, "jsonschema") if loaded(modules, m)] == []
 
 

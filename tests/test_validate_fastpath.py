@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vaultsync import desired
+from vaultsync.desired import schema_check
 from vaultsync.errors import InputError
 
 INPUTS = Path(__file__).parent / "inputs"
@@ -20,7 +21,7 @@ def _problems(data: bytes, *, fast: bool, monkeypatch: pytest.MonkeyPatch) -> li
     """What a user reads for ``data``, with or without the fast path."""
     with monkeypatch.context() as m:
         if not fast:
-            m.setattr(desired, "_fast_checks", lambda: None)
+            m.setattr(schema_check, "_fast_checks", lambda: None)
         try:
             state = desired.parse_desired("f.json", data, env={"SET": "x"}, reserved=("vaultsync-state",))
         except InputError as exc:
@@ -30,7 +31,7 @@ def _problems(data: bytes, *, fast: bool, monkeypatch: pytest.MonkeyPatch) -> li
 
 def test_the_fast_path_is_written_for_the_schema_as_it_is() -> None:
     assert desired.rules_digest() == desired._FAST_RULES, (
-        "the schema's rules changed: review _plain_entry/_plain_top in vaultsync/desired.py, "
+        "the schema's rules changed: review _plain_entry/_plain_top in vaultsync/desired/schema_check.py, "
         "then set _FAST_RULES to the new rules_digest() (until then validate uses jsonschema for every entry)"
     )
 

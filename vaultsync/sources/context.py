@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from vaultsync.sources.command import (
     CommandPolicy,
     run_command,
 )
-from vaultsync.sources.paths import confined
+from vaultsync.sources.paths import NotRegularFile, confined, read_regular
 
 MAX_SOPS_FILE = 64 * 1024 * 1024
 MAX_JSON_DEPTH = 64
@@ -102,13 +101,11 @@ class Sources:
     def _decrypt_file(self, target: Path, ref: str) -> tuple[Any, str | None]:
         name = json.dumps(ref)
         try:
-            mode = target.stat().st_mode
-            if not stat.S_ISREG(mode):
-                return None, f"{name} is not a regular file"
-            with target.open("rb") as handle:
-                data = handle.read(MAX_SOPS_FILE + 1)
+            data = read_regular(target, MAX_SOPS_FILE)
         except FileNotFoundError:
             return None, f"sops file {name} does not exist (looked in {target.parent})"
+        except (IsADirectoryError, NotRegularFile):
+            return None, f"{name} is not a regular file"
         except OSError as exc:
             return None, f"cannot read {name}: {exc.strerror}"
         if len(data) > MAX_SOPS_FILE:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 
@@ -48,3 +49,22 @@ def outside_problem(base: Path, ref: str) -> str | None:
         f"so that a desired-state file cannot send any file of this machine to the vault; pass {ALLOW_OUTSIDE_FLAG} "
         "if that is intended"
     )
+
+
+class NotRegularFile(Exception):
+    """A path naming something other than a file or a directory: a FIFO, a device, a socket."""
+
+
+def read_regular(target: Path, limit: int) -> bytes:
+    """Up to ``limit + 1`` bytes of the regular file ``target`` (more than ``limit``: the file is too large).
+
+    Only regular files: a FIFO or a device (/dev/zero, /dev/stdin) would block or never end. Raises
+    FileNotFoundError, IsADirectoryError, NotRegularFile, another OSError, or ValueError (a NUL in the path).
+    """
+    mode = target.stat().st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(target)
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(target)
+    with target.open("rb") as handle:
+        return handle.read(limit + 1)
