@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -146,3 +147,15 @@ def write_desired(path: Path, secrets: dict[str, Any], **extra: Any) -> Path:
     """Write a desired-state file and return its path."""
     path.write_text(json.dumps({"version": 1, "secrets": secrets, **extra}, indent=2), encoding="utf-8")
     return path
+
+
+def require_actionlint() -> str:
+    """The actionlint binary (.ci/bin first): a skip on a laptop without it, a failure in CI, which installs it."""
+    local = Path(__file__).resolve().parent.parent / ".ci" / "bin" / "actionlint"
+    found = str(local) if local.is_file() and os.access(local, os.X_OK) else shutil.which("actionlint")
+    if found is None:
+        message = "actionlint is not installed: run .ci/install-actionlint.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: this check must not be skipped)")
+        pytest.skip(message)
+    return found

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
-from tests.conftest import CANARY, Server, write_desired
+from tests.conftest import CANARY, Server, require_actionlint, write_desired
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
@@ -151,22 +151,10 @@ def test_apply_workflow_applies_the_reviewed_plan() -> None:
     assert "artifact-name" not in plan and "artifact-name" not in with_
 
 
-def find_actionlint() -> str | None:
-    local = ROOT / ".ci" / "bin" / "actionlint"
-    if local.is_file() and os.access(local, os.X_OK):
-        return str(local)
-    return shutil.which("actionlint")
-
-
 def test_actionlint_on_the_workflows_using_this_action(tmp_path: Path) -> None:
     """actionlint reads a local action's metadata: the workflows, rewritten to `uses: ./`,
     check action.yml parses and that every `with:` names one of its inputs."""
-    actionlint = find_actionlint()
-    if actionlint is None:
-        message = "actionlint is not installed: run .ci/install-actionlint.sh"
-        if IN_CI:
-            pytest.fail(message + " (CI=true: this check must not be skipped)")
-        pytest.skip(message)
+    actionlint = require_actionlint()
     project = tmp_path / "project"
     (project / ".github" / "workflows").mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(project)], check=True)

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
+from conftest import require_actionlint
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_DIR = ROOT / "examples" / "ci"
@@ -470,20 +471,8 @@ def test_gitlab_scripts_pass_shellcheck(name: str) -> None:
 # --------------------------------------------------------------------------- actionlint
 
 
-def find_actionlint() -> str | None:
-    local = ROOT / ".ci" / "bin" / "actionlint"
-    if local.is_file() and os.access(local, os.X_OK):
-        return str(local)
-    return shutil.which("actionlint")
-
-
 def test_actionlint_passes_on_github_workflows() -> None:
-    actionlint = find_actionlint()
-    if actionlint is None:
-        message = "actionlint is not installed: run .ci/install-actionlint.sh"
-        if IN_CI:
-            pytest.fail(message + " (CI=true: this check must not be skipped)")
-        pytest.skip(message)
+    actionlint = require_actionlint()
     result = subprocess.run(
         [actionlint, "-no-color", *map(str, GITHUB_WORKFLOWS)],
         cwd=ROOT,

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CANARY, Result, Server, run_cli, write_desired
+from conftest import CANARY, Result, Server, run_cli, running_devserver, write_desired
 
 from vaultsync import planfile
-from vaultsync.devserver import DevServer
 from vaultsync.plan import Action, Change, Plan
 
 KEY = "APIKEY-9d4c1e77-" + CANARY
@@ -33,23 +32,15 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def keyed() -> Iterator[Server]:
     """A connector requiring KEY, named by the desired file's target (url and apiKeyEnv)."""
-    server = DevServer("127.0.0.1", 0, api_key=KEY)
-    server.start_background()
-    try:
-        yield Server(server)
-    finally:
-        server.stop()
+    with running_devserver(api_key=KEY) as server:
+        yield server
 
 
 @pytest.fixture
 def other() -> Iterator[Server]:
     """Another loopback server, open to anyone: where a tampered plan would like the key to go."""
-    server = DevServer("127.0.0.1", 0)
-    server.start_background()
-    try:
-        yield Server(server)
-    finally:
-        server.stop()
+    with running_devserver() as server:
+        yield server
 
 
 def load(planfile: Path) -> dict[str, Any]:
