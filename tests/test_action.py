@@ -31,7 +31,6 @@ ACTION_DIR = ROOT / "action"
 GITHUB_DIR = ROOT / "examples" / "ci" / "github"
 WORKFLOWS = sorted(GITHUB_DIR.glob("*.yml"))
 VAULTSYNC = Path(sys.executable).parent / "vaultsync"
-IN_CI = os.environ.get("CI") == "true"
 HEAD_SHA = "abcdef0123456789abcdef0123456789abcdef01"
 MERGE_SHA = "1234567890abcdef1234567890abcdef12345678"
 MARKER = "<!-- vaultsync-plan: secrets/connector.json -->"

@@ -44,7 +44,6 @@ APPLY_WF = GITHUB_DIR / "vaultsync-apply.yml"
 DRIFT_WF = GITHUB_DIR / "vaultsync-drift.yml"
 GITHUB_WORKFLOWS = [PLAN_WF, APPLY_WF, DRIFT_WF]
 
-IN_CI = os.environ.get("CI") == "true"
 
 
 # --------------------------------------------------------------------------- helpers
