@@ -63,11 +63,16 @@ class _Forward(BaseHTTPRequestHandler):
         self._answer(answer.status_code, answer.content, answer.headers.get("content-type", "application/json"))
 
     def _answer(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client went away first, as vaultsync does with the assets query it cancels when a plan is
+            # refused early (a protected alias): normal for a proxy, and not a traceback on the CLI's stderr.
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = _forward
 
