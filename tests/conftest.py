@@ -159,3 +159,20 @@ def require_actionlint() -> str:
             pytest.fail(message + " (CI=true: this check must not be skipped)")
         pytest.skip(message)
     return found
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def run_with_stderr(*args: str, err: io.StringIO) -> Result:
+    """Run the CLI in-process with ``err`` (e.g. a ``Terminal``) as its stderr."""
+    from vaultsync.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return Result(code, out.getvalue(), err.getvalue())

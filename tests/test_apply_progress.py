@@ -3,33 +3,19 @@ terminal, each failure as it happens, nothing with -q, and never a value."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 from pathlib import Path
 
 import pytest
-from conftest import CANARY, Result, Server, write_desired
+from conftest import CANARY, Server, Terminal, run_with_stderr, write_desired
 
-from vaultsync.cli import main
 from vaultsync.console import Console, Progress
 from vaultsync.devserver import Fault
 from vaultsync.plan import Action, Outcome
 from vaultsync.progress import ApplyProgress
 
 COUNT_LINE = re.compile(r"^applying (\S+): ([\d,]+)/([\d,]+) changes \((\d+) %\)(, ([\d,]+) failed)?$")
-
-
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def run(*args: str, err: io.StringIO) -> Result:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    return Result(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture
@@ -50,7 +36,9 @@ def test_a_long_apply_in_a_ci_log_prints_growing_counts_and_each_failure_as_it_h
 ) -> None:
     file = many(tmp_path, 240)
     devserver.server.faults.add(Fault(400, method="POST", alias="s0100"))
-    result = run("apply", str(file), "--auto-approve", "--url", devserver.url, "--parallelism", "2", err=io.StringIO())
+    result = run_with_stderr(
+        "apply", str(file), "--auto-approve", "--url", devserver.url, "--parallelism", "2", err=io.StringIO()
+    )
     assert result.code == 1, result.both
     assert "\r" not in result.err and "\x1b" not in result.err  # no terminal: plain lines only
     assert CANARY not in result.both
@@ -69,7 +57,7 @@ def test_a_long_apply_in_a_ci_log_prints_growing_counts_and_each_failure_as_it_h
 def test_quiet_silences_progress_and_failures_as_they_happen(tmp_path: Path, devserver: Server) -> None:
     file = many(tmp_path, 240)
     devserver.server.faults.add(Fault(400, method="POST", alias="s0100"))
-    result = run("apply", str(file), "--auto-approve", "--url", devserver.url, "-q", err=io.StringIO())
+    result = run_with_stderr("apply", str(file), "--auto-approve", "--url", devserver.url, "-q", err=io.StringIO())
     assert result.code == 1
     assert not any(COUNT_LINE.match(line) for line in result.err.splitlines())
     assert "FAILED: create" not in result.err
@@ -80,7 +68,7 @@ def test_quiet_silences_progress_and_failures_as_they_happen(tmp_path: Path, dev
 def test_on_a_terminal_the_bar_moves_and_a_failure_gets_its_own_clean_line(tmp_path: Path, devserver: Server) -> None:
     file = many(tmp_path, 240)
     devserver.server.faults.add(Fault(400, method="POST", alias="s0100"))
-    result = run("apply", str(file), "--auto-approve", "--url", devserver.url, err=Terminal())
+    result = run_with_stderr("apply", str(file), "--auto-approve", "--url", devserver.url, err=Terminal())
     assert result.code == 1
     assert not any(COUNT_LINE.match(line) for line in result.err.splitlines())  # the bar, not count lines
     assert re.search(r"\rapplying \S+ \[[#-]+\] \d+/240", result.err)
@@ -121,7 +109,7 @@ def test_many_failures_are_told_up_to_a_few_then_counted() -> None:
 def test_a_thousand_failures_alike_are_one_line_in_the_result(tmp_path: Path, devserver: Server) -> None:
     file = many(tmp_path, 60)
     devserver.server.faults.add(Fault(400, method="POST", alias="s*", times=1_000))
-    result = run("apply", str(file), "--auto-approve", "--url", devserver.url, err=io.StringIO())
+    result = run_with_stderr("apply", str(file), "--auto-approve", "--url", devserver.url, err=io.StringIO())
     assert result.code == 1
     failed = [line for line in result.out.splitlines() if "FAILED" in line]
     assert len(failed) == 1, result.out

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import re
 from pathlib import Path
 
 import pytest
-from conftest import Result, Server, write_desired
+from conftest import Server, Terminal, run_with_stderr, write_desired
 
-from vaultsync.cli import main
 from vaultsync.console import Console, Progress
 
 BAR = re.compile(r"\r[^\r\n]* \[[#-]+\] \d+/\d+")
 ERASE = "\r\x1b[K"
-
-
-class Terminal(io.StringIO):
-    """A stderr that says it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-def run(*args: str, err: io.StringIO) -> Result:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    return Result(code, out.getvalue(), err.getvalue())
 
 
 def without_bar(text: str) -> str:
@@ -50,7 +34,7 @@ def many(tmp_path: Path, count: int) -> Path:
 @pytest.mark.usefixtures("no_delay")
 def test_a_long_plan_on_a_terminal_draws_a_bar_up_to_the_total_and_erases_it(tmp_path: Path, devserver: Server) -> None:
     file = many(tmp_path, 250)
-    result = run("plan", str(file), "--format", "json", "--url", devserver.url, err=Terminal())
+    result = run_with_stderr("plan", str(file), "--format", "json", "--url", devserver.url, err=Terminal())
     assert result.code == 0, result
     frames = BAR.findall(result.err)
     assert frames and frames[0].startswith(f"\rreading {file}")
@@ -66,9 +50,9 @@ def test_when_stderr_is_not_a_terminal_the_output_is_exactly_the_same_minus_the_
     tmp_path: Path, devserver: Server
 ) -> None:
     file = many(tmp_path, 250)
-    on_terminal = run("plan", str(file), "--url", devserver.url, "--no-color", err=Terminal())
+    on_terminal = run_with_stderr("plan", str(file), "--url", devserver.url, "--no-color", err=Terminal())
     devserver.reset_log()
-    piped = run("plan", str(file), "--url", devserver.url, "--no-color", err=io.StringIO())
+    piped = run_with_stderr("plan", str(file), "--url", devserver.url, "--no-color", err=io.StringIO())
     assert BAR.search(on_terminal.err)
     assert "\r" not in piped.err and "\x1b" not in piped.err
     assert piped.err == without_bar(on_terminal.err)
@@ -78,7 +62,7 @@ def test_when_stderr_is_not_a_terminal_the_output_is_exactly_the_same_minus_the_
 @pytest.mark.usefixtures("no_delay")
 def test_apply_on_a_terminal_shows_its_writes_progressing(tmp_path: Path, devserver: Server) -> None:
     file = many(tmp_path, 220)
-    result = run("apply", str(file), "--auto-approve", "--url", devserver.url, err=Terminal())
+    result = run_with_stderr("apply", str(file), "--auto-approve", "--url", devserver.url, err=Terminal())
     assert result.code == 0, result
     assert any(f.startswith(f"\rapplying {file}") for f in BAR.findall(result.err))
     assert len(devserver.secrets) >= 220
@@ -93,7 +77,7 @@ def test_apply_on_a_terminal_shows_its_writes_progressing(tmp_path: Path, devser
 def test_no_bar_for_a_short_run_or_with_quiet(
     tmp_path: Path, devserver: Server, count: int, flags: tuple[str, ...]
 ) -> None:
-    result = run("plan", str(many(tmp_path, count)), "--url", devserver.url, *flags, err=Terminal())
+    result = run_with_stderr("plan", str(many(tmp_path, count)), "--url", devserver.url, *flags, err=Terminal())
     assert result.code == 0, result
     assert "\r" not in result.err
 

@@ -9,6 +9,7 @@ import click
 from vaultsync.cli.options import (
     CONTEXT,
     allow_commands_option,
+    assets_page_size_option,
     connection_options,
     output_options,
     reference_options,
@@ -77,14 +78,7 @@ def drift(files: tuple[str, ...], fmt: str, **kw: Any) -> None:
     metavar="FILE",
     help="Where to write the starter file (never overwritten).",
 )
-@click.option(
-    "--assets-page-size",
-    type=click.IntRange(1, 100_000),
-    default=500,
-    show_default=True,
-    metavar="N",
-    help="Assets per assets/request page.",
-)
+@assets_page_size_option
 @connection_options
 @output_options
 def init(out: str, **kw: Any) -> None:

@@ -144,6 +144,16 @@ def connection_options(func: F) -> F:
     return alias_options(func)
 
 
+assets_page_size_option = click.option(
+    "--assets-page-size",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    metavar="N",
+    help="Assets per assets/request page when reading references.",
+)
+
+
 def reference_options(*, dangling: bool) -> Callable[[F], F]:
     """Reading the connector's assets for the aliases they reference (see README, "References")."""
 
@@ -154,14 +164,7 @@ def reference_options(*, dangling: bool) -> Callable[[F], F]:
                 is_flag=True,
                 help="Allow deleting secrets that assets still reference (they will break; warned about).",
             )(func)
-        func = click.option(
-            "--assets-page-size",
-            type=click.IntRange(1, 100_000),
-            default=500,
-            show_default=True,
-            metavar="N",
-            help="Assets per assets/request page when reading references.",
-        )(func)
+        func = assets_page_size_option(func)
         return click.option(
             "--no-references",
             is_flag=True,
